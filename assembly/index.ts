@@ -1,0 +1,253 @@
+// The engine's exports. One instance converts one tar stream. See README.md in this
+// folder for the memory contract between host and engine.
+
+import * as E from "./errors";
+import { failure, fail, failed } from "./errors";
+import { latin1Store } from "./bytes";
+import { BLOCK_SIZE as TAR_BLOCK } from "./tar/header";
+import { TarReader, STEP_NEXT_HEADER, STEP_READ, STEP_ENTRY, STEP_SKIP_PADDING, STEP_END, UNEXPECTED_EOF } from "./tar/reader";
+import { TarEntry } from "./tar/entry";
+import { Writer } from "./ext4/writer";
+import { Closer } from "./ext4/close";
+import { effectiveMaxDiskSize } from "./ext4/layout";
+import { INODE_FLAG_INLINE_DATA } from "./ext4/constants";
+import { convertEntry } from "./convert";
+import { putVhdFooter, FOOTER_SIZE } from "./vhd/footer";
+import { ACTION_NEXT_HEADER, ACTION_READ, ACTION_COPY, ACTION_END, ACTION_ERROR, ACTION_MORE, ACTION_DONE, MAX_SEGMENTS, resetPlan, setReply, addSegment, reply, writeCount } from "./plan";
+import { latin1FromMemory } from "./bytes";
+
+export { replyPointer, writesPointer } from "./plan";
+
+const headerBlock = new StaticArray<u8>(TAR_BLOCK);
+const uniqueId = new StaticArray<u8>(16);
+const footer = new StaticArray<u8>(FOOTER_SIZE);
+let textBuffer = new Uint8Array(0);
+
+let options: i32 = 0;
+let writer: Writer | null = null;
+let reader: TarReader = new TarReader();
+let closer: Closer | null = null;
+let headerOffset: f64 = 0;
+// Sparse members copied in several rounds of at most MAX_SEGMENTS fragments.
+let pendingEntry: TarEntry | null = null;
+let pendingFragment: i32 = 0;
+let pendingDataOffset: f64 = 0;
+let pendingFailure: i32 = E.OK;
+let readingInline: bool = false;
+
+/** Starts a conversion. maxDiskSize < 0 means "not given" (16 GiB). */
+export function begin(conversionOptions: i32, maxDiskSize: f64): void {
+  options = conversionOptions;
+  const limit = maxDiskSize < 0 ? effectiveMaxDiskSize(0) : effectiveMaxDiskSize(<i64>maxDiskSize);
+  writer = new Writer(limit, (conversionOptions & 4) != 0);
+}
+
+export function headerBuffer(): usize {
+  return changetype<usize>(headerBlock);
+}
+
+export function uniqueIdBuffer(): usize {
+  return changetype<usize>(uniqueId);
+}
+
+export function pendingWrites(): i32 {
+  return writeCount;
+}
+
+function error(): i32 {
+  if (failure.inputOffset < 0) failure.inputOffset = headerOffset;
+  return setReply(ACTION_ERROR, <f64>failure.code, 0);
+}
+
+function fromReader(step: i32): i32 {
+  switch (step) {
+    case STEP_NEXT_HEADER: return setReply(ACTION_NEXT_HEADER, 0, 0);
+    case STEP_READ: return setReply(ACTION_READ, <f64>reader.readLength, <f64>reader.readBuffer.dataStart);
+    case STEP_SKIP_PADDING: return copyPlan(0, <f64>reader.skipLength);
+    case STEP_END: return setReply(ACTION_END, 0, 0);
+    case STEP_ENTRY: return processEntry(reader.entry);
+  }
+  return error();
+}
+
+/** reply[1] = data bytes to consume (segments, then skipped), reply[2] = padding to skip. */
+function copyPlan(dataBytes: f64, paddingBytes: f64): i32 {
+  return setReply(ACTION_COPY, dataBytes, paddingBytes);
+}
+
+export function pushHeader(inputOffset: f64): i32 {
+  resetPlan();
+  if (failed()) return error();
+  headerOffset = inputOffset;
+  return fromReader(reader.pushHeader(changetype<usize>(headerBlock)));
+}
+
+export function pushData(): i32 {
+  resetPlan();
+  if (failed()) return error();
+  if (readingInline) return finishInline();
+  return fromReader(reader.pushData());
+}
+
+function processEntry(e: TarEntry): i32 {
+  const w = writer!;
+  failure.entry = e.name;
+  if (!convertEntry(w, e, options)) return error();
+  const node = w.dataInode;
+  if (node == null || e.typeflag == 0x31) return copyPlan(<f64>e.physicalSize, <f64>e.padding);
+  if ((node.flags & INODE_FLAG_INLINE_DATA) != 0) return startInline(e);
+  if (w.dataOffset < 0) return finishData(e, 0);
+  pendingEntry = e;
+  pendingFragment = 0;
+  pendingDataOffset = <f64>w.dataOffset;
+  return nextCopyRound();
+}
+
+/** Segments of file data: one for a plain member, the fragments for a sparse one. */
+function nextCopyRound(): i32 {
+  const e = pendingEntry!;
+  if (e.sparse == null) {
+    pendingEntry = null;
+    addSegment(pendingDataOffset, <f64>e.size);
+    return copyPlan(<f64>e.physicalSize, <f64>e.padding);
+  }
+  const map = e.sparse!;
+  let consumed: i64 = 0;
+  let available = e.physicalSize;
+  for (let i = 0; i < pendingFragment; i++) available -= map.lengths[i];
+  if (available < 0) available = 0;
+  let n = 0;
+  while (pendingFragment < map.count && n < MAX_SEGMENTS) {
+    let length = map.lengths[pendingFragment];
+    const left = available - consumed;
+    if (length > left) length = left > 0 ? left : 0;
+    if (length > 0) {
+      addSegment(pendingDataOffset + <f64>map.offsets[pendingFragment], <f64>length);
+      n++;
+    }
+    consumed += length;
+    pendingFragment++;
+  }
+  if (pendingFragment < map.count) return setReply(ACTION_COPY, <f64>consumed, -1); // more rounds follow
+  pendingEntry = null;
+  const total = map.dataBytes();
+  if (total > e.physicalSize) pendingFailure = E.TAR_SPARSE_MISSING_DATA;
+  else if (total < e.physicalSize) pendingFailure = E.TAR_SPARSE_UNREFERENCED_DATA;
+  return copyPlan(<f64>(available), <f64>e.padding);
+}
+
+/** Called when the host finished a COPY: more sparse rounds, or the next header. */
+export function copyDone(): i32 {
+  resetPlan();
+  if (failed()) return error();
+  if (pendingEntry != null) return nextCopyRound();
+  if (pendingFailure == E.TAR_SPARSE_MISSING_DATA) {
+    fail(pendingFailure, "archive/tar: sparse file references non-existent data");
+    return error();
+  }
+  if (pendingFailure == E.TAR_SPARSE_UNREFERENCED_DATA) {
+    fail(pendingFailure, "archive/tar: sparse file contains unreferenced data");
+    return error();
+  }
+  return setReply(ACTION_NEXT_HEADER, 0, 0);
+}
+
+function finishData(e: TarEntry, copied: i64): i32 {
+  return copyPlan(<f64>(e.physicalSize - copied), <f64>e.padding);
+}
+
+let inlineEntry: TarEntry | null = null;
+
+/** Small files stored in the inode are read into the engine (at most 136 bytes). */
+function startInline(e: TarEntry): i32 {
+  inlineEntry = e;
+  let want = e.physicalSize;
+  if (e.sparse != null && e.sparse!.dataBytes() < want) want = e.sparse!.dataBytes();
+  if (want == 0) return finishInline();
+  readingInline = true;
+  if (reader.readBuffer.length < <i32>want) reader.readBuffer = new Uint8Array(<i32>want);
+  return setReply(ACTION_READ, <f64>want, <f64>reader.readBuffer.dataStart);
+}
+
+function finishInline(): i32 {
+  readingInline = false;
+  const e = inlineEntry!;
+  const node = writer!.dataInode!;
+  const size = <i32>e.size;
+  const bytes = new Uint8Array(size);
+  let consumed: i64 = 0;
+  if (e.sparse == null) {
+    if (size > 0) memory.copy(bytes.dataStart, reader.readBuffer.dataStart, <usize>size);
+    consumed = e.size;
+  } else {
+    const map = e.sparse!;
+    for (let i = 0; i < map.count; i++) {
+      let length = map.lengths[i];
+      if (consumed + length > e.physicalSize) length = e.physicalSize - consumed;
+      if (length > 0) memory.copy(bytes.dataStart + <usize>map.offsets[i], reader.readBuffer.dataStart + <usize>consumed, <usize>length);
+      consumed += length;
+    }
+    const total = map.dataBytes();
+    if (total > e.physicalSize) pendingFailure = E.TAR_SPARSE_MISSING_DATA;
+    else if (total < e.physicalSize) pendingFailure = E.TAR_SPARSE_UNREFERENCED_DATA;
+  }
+  const data = latin1FromMemory(bytes.dataStart, size);
+  node.data = data;
+  const xattrs = node.inodeXattrs;
+  if (xattrs != null) {
+    for (let i = 0; i < xattrs.length; i++) {
+      if (xattrs[i].fullName == "system.data") xattrs[i].value = size > 60 ? data.substring(60) : "";
+    }
+  }
+  return copyPlan(<f64>(e.physicalSize - consumed), <f64>e.padding);
+}
+
+/** The host reached the end of input in the middle of a header, payload or data. */
+export function inputTruncated(): i32 {
+  resetPlan();
+  fail(E.TAR_UNEXPECTED_EOF, UNEXPECTED_EOF);
+  return error();
+}
+
+/** Writes directories, inode table, bitmaps, descriptors and superblock, in rounds. */
+export function closeStep(): i32 {
+  resetPlan();
+  if (failed()) return error();
+  if (closer == null) {
+    const w = writer!;
+    if (!w.begin()) return error();
+    closer = new Closer(w);
+  }
+  const c = closer!;
+  const done = c.step();
+  if (failed()) return error();
+  if (!done) return setReply(ACTION_MORE, 0, 0);
+  return setReply(ACTION_DONE, c.imageBytes, 0);
+}
+
+/** Builds the VHD footer for `size` bytes using the 16 bytes in uniqueIdBuffer. */
+export function vhdFooter(size: f64): usize {
+  const ptr = changetype<usize>(footer);
+  memory.fill(ptr, 0, FOOTER_SIZE);
+  putVhdFooter(ptr, <u64>size, changetype<usize>(uniqueId));
+  return ptr;
+}
+
+export function failureCode(): i32 {
+  return failure.code;
+}
+
+export function failureOffset(): f64 {
+  return failure.inputOffset;
+}
+
+/** Encodes the failure message (which = 0) or entry name (which = 1) as bytes; reply[1] = length. */
+export function failureText(which: i32): usize {
+  const text = which == 0 ? failure.message : failure.entry;
+  textBuffer = new Uint8Array(text.length);
+  latin1Store(text, textBuffer.dataStart);
+  reply[1] = <f64>text.length;
+  return textBuffer.dataStart;
+}
+
+export { ACTION_NEXT_HEADER, ACTION_READ, ACTION_COPY, ACTION_END, ACTION_ERROR, ACTION_MORE, ACTION_DONE };

@@ -1,0 +1,153 @@
+// The conversion loop: feeds headers and small payloads to the engine, and carries out
+// its plan. File data goes from the input chunk straight to the output file with
+// positional writes; it never enters Wasm memory.
+
+import { randomBytes } from 'node:crypto';
+import { Engine, Action, ConvertOption } from './engine.js';
+import { ChunkReader, openInput, CHUNK_SIZE } from './input.js';
+import { OutputFile } from './output.js';
+import { LcowError } from './errors.js';
+
+export interface ConvertOptions {
+  /** Convert OCI whiteouts (.wh.*) to overlayfs form (hcsshim ConvertWhiteout, -overlay). */
+  overlay?: boolean;
+  /** Replace "\" with "/" in names and link targets (-convert-slash). */
+  convertBackslash?: boolean;
+  /** Store files of at most 136 bytes inside their inode (-inline). */
+  inlineData?: boolean;
+  /** Append a fixed VHD footer, giving a layer.vhd (-vhd). */
+  vhd?: boolean;
+  /** hcsshim MaximumDiskSize(n); default 16 GiB. Negative or > 16 TiB means 16 TiB. */
+  maxDiskSize?: number;
+  /** 16 bytes for the VHD footer's unique id; random when absent (as hcsshim). */
+  vhdUniqueId?: Uint8Array;
+  /** Called with (bytes of input consumed) as the conversion goes. */
+  onProgress?: (inputBytes: number) => void;
+}
+
+export interface ConvertResult {
+  /** Bytes of the ext4 image (before any footer). */
+  ext4Bytes: number;
+  /** Bytes of the output file. */
+  fileBytes: number;
+  /** Bytes of tar stream read (after decompression). */
+  tarBytes: number;
+}
+
+function engineOptions(o: ConvertOptions): number {
+  return (o.overlay ? ConvertOption.Overlay : 0)
+    | (o.convertBackslash ? ConvertOption.ConvertBackslash : 0)
+    | (o.inlineData ? ConvertOption.InlineData : 0);
+}
+
+function writePlanned(engine: Engine, out: OutputFile): void {
+  for (const w of engine.writes()) out.write(w.bytes, w.offset);
+}
+
+/** Copies `length` input bytes to the output at `position`; false on end of input. */
+async function copyData(reader: ChunkReader, out: OutputFile, position: number, length: number): Promise<boolean> {
+  let done = 0;
+  while (done < length) {
+    const view = await reader.take(Math.min(length - done, CHUNK_SIZE));
+    if (view.length === 0) return false;
+    out.write(view, position + done);
+    done += view.length;
+  }
+  return true;
+}
+
+/**
+ * Runs the engine over a tar stream into `out`. Returns the ext4 size, or throws an
+ * LcowError carrying hcsshim's message.
+ */
+export async function convertStream(reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<number> {
+  const engine = new Engine(engineOptions(options), options.maxDiskSize);
+  const header = engine.headerView();
+  let action: number = Action.NextHeader;
+  let lastProgress = 0;
+  for (;;) {
+    writePlanned(engine, out);
+    if (options.onProgress && reader.consumed - lastProgress >= CHUNK_SIZE) {
+      lastProgress = reader.consumed;
+      options.onProgress(reader.consumed);
+    }
+    switch (action) {
+      case Action.NextHeader: {
+        const offset = reader.consumed;
+        const got = await reader.readInto(engine.headerView());
+        if (got === 0) {
+          action = Action.End; // a clean end exactly on a header boundary
+        } else if (got < 512) {
+          action = engine.inputTruncated();
+        } else {
+          action = engine.pushHeader(offset);
+        }
+        void header;
+        break;
+      }
+      case Action.Read: {
+        const target = engine.readTarget();
+        const got = await reader.readInto(target);
+        action = got < target.length ? engine.inputTruncated() : engine.pushData();
+        break;
+      }
+      case Action.Copy: {
+        const dataBytes = engine.operand(1);
+        const paddingBytes = engine.operand(2);
+        let consumed = 0;
+        let truncated = false;
+        for (const [position, length] of engine.segments()) {
+          if (!(await copyData(reader, out, position, length))) { truncated = true; break; }
+          consumed += length;
+        }
+        if (!truncated && (await reader.skip(dataBytes - consumed)) < dataBytes - consumed) truncated = true;
+        if (truncated) {
+          action = engine.inputTruncated();
+          break;
+        }
+        // A short read in the padding ends the archive cleanly, as in Go's reader.
+        if (paddingBytes > 0 && (await reader.skip(paddingBytes)) < paddingBytes) {
+          action = engine.copyDone();
+          if (action === Action.NextHeader) action = Action.End;
+          break;
+        }
+        action = engine.copyDone();
+        break;
+      }
+      case Action.End:
+      case Action.More:
+        action = engine.closeStep();
+        break;
+      case Action.Done:
+        return engine.operand(1);
+      case Action.Error:
+        throw engine.failure();
+      default:
+        throw new LcowError('ENGINE_BAD_CALL', `internal error: unknown engine action ${action}`);
+    }
+  }
+}
+
+/** Converts a tar (file path or "-" for stdin) into an ext4 image or layer.vhd at `target`. */
+export async function convertTar(input: string, target: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+  const opened = await openInput(input);
+  const out = new OutputFile(target);
+  try {
+    const ext4Bytes = await convertStream(opened.reader, out, { ...options, onProgress: options.onProgress ? () => options.onProgress!(opened.bytesRead()) : undefined });
+    out.truncate(ext4Bytes);
+    let fileBytes = ext4Bytes;
+    if (options.vhd) {
+      const engine = new Engine(0, undefined);
+      out.write(engine.vhdFooter(fileBytes, options.vhdUniqueId ?? randomBytes(16)), fileBytes);
+      fileBytes += 512;
+    }
+    const tarBytes = opened.reader.consumed;
+    await opened.reader.drain();
+    out.commit();
+    return { ext4Bytes, fileBytes, tarBytes };
+  } catch (err) {
+    out.abandon();
+    if (err instanceof LcowError) throw err;
+    throw new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+  }
+}

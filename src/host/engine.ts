@@ -1,0 +1,171 @@
+// Loads the Wasm engine (compiled once per process) and gives it a typed face.
+// One Engine instance converts one tar stream; see assembly/README.md for the contract.
+
+import { readFileSync } from 'node:fs';
+import { LcowError, engineErrorCode } from './errors.js';
+
+export const Action = {
+  NextHeader: 0,
+  Read: 1,
+  Copy: 2,
+  End: 3,
+  Error: 4,
+  More: 5,
+  Done: 6,
+} as const;
+
+export const ConvertOption = {
+  Overlay: 1,
+  ConvertBackslash: 2,
+  InlineData: 4,
+} as const;
+
+interface EngineExports {
+  memory: WebAssembly.Memory;
+  begin(options: number, maxDiskSize: number): void;
+  headerBuffer(): number;
+  uniqueIdBuffer(): number;
+  pendingWrites(): number;
+  pushHeader(inputOffset: number): number;
+  pushData(): number;
+  copyDone(): number;
+  inputTruncated(): number;
+  closeStep(): number;
+  vhdFooter(size: number): number;
+  failureCode(): number;
+  failureOffset(): number;
+  failureText(which: number): number;
+  replyPointer(): number;
+  writesPointer(): number;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+function engineModule(): WebAssembly.Module {
+  if (!compiled) {
+    const wasmUrl = new URL('../../build/release.wasm', import.meta.url);
+    compiled = new WebAssembly.Module(readFileSync(wasmUrl));
+  }
+  return compiled;
+}
+
+/** A metadata write planned by the engine: bytes to put at a file offset. */
+export interface PlannedWrite {
+  offset: number;
+  bytes: Uint8Array;
+}
+
+export class Engine {
+  private readonly exports: EngineExports;
+
+  constructor(options: number, maxDiskSize: number | undefined) {
+    const instance = new WebAssembly.Instance(engineModule(), {
+      env: {
+        abort: (_message: number, _file: number, line: number, column: number) => {
+          throw new LcowError('ENGINE_TRAPPED', `internal error: the conversion engine aborted at ${line}:${column}; please report this with the input that caused it`);
+        },
+      },
+    });
+    this.exports = instance.exports as unknown as EngineExports;
+    this.exports.begin(options, maxDiskSize ?? -1);
+  }
+
+  private get memory(): ArrayBuffer {
+    return this.exports.memory.buffer;
+  }
+
+  /** reply[0..]: action, two operands, segment count, segments. */
+  private reply(): Float64Array {
+    return new Float64Array(this.memory, this.exports.replyPointer(), 4 + 2 * 64);
+  }
+
+  private call(fn: () => number): number {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof LcowError) throw err;
+      if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
+        throw new LcowError('ENGINE_OUT_OF_MEMORY', `the conversion engine ran out of memory or trapped (${(err as Error).message})`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  headerView(): Uint8Array {
+    return new Uint8Array(this.memory, this.exports.headerBuffer(), 512);
+  }
+
+  pushHeader(inputOffset: number): number {
+    return this.call(() => this.exports.pushHeader(inputOffset));
+  }
+
+  pushData(): number {
+    return this.call(() => this.exports.pushData());
+  }
+
+  copyDone(): number {
+    return this.call(() => this.exports.copyDone());
+  }
+
+  inputTruncated(): number {
+    return this.call(() => this.exports.inputTruncated());
+  }
+
+  closeStep(): number {
+    return this.call(() => this.exports.closeStep());
+  }
+
+  /** Operands of the last reply. */
+  operand(i: 1 | 2): number {
+    return this.reply()[i];
+  }
+
+  /** The buffer the engine wants `n` input bytes copied into (after Action.Read). */
+  readTarget(): Uint8Array {
+    const r = this.reply();
+    return new Uint8Array(this.memory, r[2], r[1]);
+  }
+
+  /** (output offset, length) pairs of the last Copy reply. */
+  segments(): Array<[number, number]> {
+    const r = this.reply();
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < r[3]; i++) out.push([r[4 + 2 * i], r[5 + 2 * i]]);
+    return out;
+  }
+
+  /** Metadata writes of the last call; views into engine memory, valid until the next call. */
+  writes(): PlannedWrite[] {
+    const count = this.exports.pendingWrites();
+    const table = new Float64Array(this.memory, this.exports.writesPointer(), count * 3);
+    const out: PlannedWrite[] = [];
+    for (let i = 0; i < count; i++) {
+      out.push({ offset: table[3 * i], bytes: new Uint8Array(this.memory, table[3 * i + 1], table[3 * i + 2]) });
+    }
+    return out;
+  }
+
+  vhdFooter(size: number, uniqueId: Uint8Array): Uint8Array {
+    new Uint8Array(this.memory, this.exports.uniqueIdBuffer(), 16).set(uniqueId);
+    const ptr = this.exports.vhdFooter(size);
+    return new Uint8Array(this.memory, ptr, 512).slice();
+  }
+
+  private text(which: 0 | 1): string {
+    const ptr = this.exports.failureText(which);
+    const length = this.reply()[1];
+    return Buffer.from(new Uint8Array(this.memory, ptr, length)).toString('utf8');
+  }
+
+  /** The recorded failure as an LcowError (message is hcsshim's wording). */
+  failure(): LcowError {
+    const code = this.exports.failureCode();
+    const offset = this.exports.failureOffset();
+    return new LcowError(engineErrorCode(code), this.text(0), { path: this.text(1) || undefined, offset: offset >= 0 ? offset : undefined });
+  }
+}
+
+/** A footer builder that needs no conversion (for -only-vhd). */
+export function buildVhdFooter(size: number, uniqueId: Uint8Array): Uint8Array {
+  return new Engine(0, undefined).vhdFooter(size, uniqueId);
+}

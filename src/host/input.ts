@@ -1,0 +1,140 @@
+// Input side: open a file or stdin, detect compression by magic, and read the tar
+// stream in large chunks with a pull interface the conversion loop can drive.
+
+import { createReadStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { LcowError } from './errors.js';
+
+export const CHUNK_SIZE = 4 << 20;
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+const BZIP2_MAGIC = [0x42, 0x5a, 0x68];
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+function startsWith(buf: Buffer, magic: number[]): boolean {
+  return buf.length >= magic.length && magic.every((b, i) => buf[i] === b);
+}
+
+export function detectCompression(head: Buffer): Compression {
+  if (startsWith(head, GZIP_MAGIC)) return 'gzip';
+  if (startsWith(head, ZSTD_MAGIC)) return 'zstd';
+  if (startsWith(head, XZ_MAGIC)) throw new LcowError('INPUT_UNSUPPORTED_COMPRESSION', 'input is xz-compressed; decompress it first (xz -dc layer.tar.xz | lcow convert - ...)');
+  if (startsWith(head, BZIP2_MAGIC)) throw new LcowError('INPUT_UNSUPPORTED_COMPRESSION', 'input is bzip2-compressed; decompress it first (bzip2 -dc layer.tar.bz2 | lcow convert - ...)');
+  return 'none';
+}
+
+/**
+ * Pull reader over a byte stream. `take` hands out views of the current chunk so the
+ * caller can write file data straight from it to the output without copying.
+ */
+export class ChunkReader {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private chunk: Buffer = Buffer.alloc(0);
+  private position = 0;
+  private ended = false;
+  /** Bytes consumed so far (offset in the decompressed tar stream). */
+  consumed = 0;
+
+  constructor(stream: AsyncIterable<Buffer>) {
+    this.iterator = stream[Symbol.asyncIterator]();
+  }
+
+  private async fill(): Promise<boolean> {
+    while (this.position >= this.chunk.length) {
+      if (this.ended) return false;
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        return false;
+      }
+      this.chunk = next.value;
+      this.position = 0;
+    }
+    return true;
+  }
+
+  /** Up to `max` bytes as a view of the current chunk; empty at end of input. */
+  async take(max: number): Promise<Buffer> {
+    if (max <= 0 || !(await this.fill())) return Buffer.alloc(0);
+    const n = Math.min(max, this.chunk.length - this.position);
+    const view = this.chunk.subarray(this.position, this.position + n);
+    this.position += n;
+    this.consumed += n;
+    return view;
+  }
+
+  /** Copies exactly target.length bytes; returns how many were available. */
+  async readInto(target: Uint8Array): Promise<number> {
+    let done = 0;
+    while (done < target.length) {
+      const view = await this.take(target.length - done);
+      if (view.length === 0) break;
+      target.set(view, done);
+      done += view.length;
+    }
+    return done;
+  }
+
+  /** Discards n bytes; returns how many were available. */
+  async skip(n: number): Promise<number> {
+    let done = 0;
+    while (done < n) {
+      const view = await this.take(n - done);
+      if (view.length === 0) break;
+      done += view.length;
+    }
+    return done;
+  }
+
+  /** Reads and discards the rest of the input (hcsshim's CLI drains its input). */
+  async drain(): Promise<void> {
+    while ((await this.take(CHUNK_SIZE)).length > 0) { /* discard */ }
+  }
+}
+
+export interface OpenedInput {
+  reader: ChunkReader;
+  compression: Compression;
+  /** Size of the input file when known (for progress), else undefined. */
+  size?: number;
+  /** Compressed bytes read so far (progress on the input file). */
+  bytesRead(): number;
+}
+
+/** Opens `path` ("-" for stdin) and inflates gzip or zstd when the magic says so. */
+export async function openInput(path: string): Promise<OpenedInput> {
+  const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: CHUNK_SIZE });
+  const size = path === '-' ? undefined : statSync(path).size;
+  let rawBytes = 0;
+  // One iterator for the whole stream: the first chunk decides the compression.
+  const iterator = (raw as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const head = await iterator.next();
+  const first: Buffer = head.done ? Buffer.alloc(0) : head.value;
+  rawBytes += first.length;
+  const compression = detectCompression(first);
+  async function* rawChunks(): AsyncGenerator<Buffer> {
+    if (first.length > 0) yield first;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      rawBytes += next.value.length;
+      yield next.value;
+    }
+  }
+  let source: AsyncIterable<Buffer> = rawChunks();
+  if (compression !== 'none') {
+    const inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : createZstd();
+    source = Readable.from(rawChunks()).pipe(inflate);
+  }
+  return { reader: new ChunkReader(source), compression, size, bytesRead: () => rawBytes };
+}
+
+function createZstd(): zlib.Gunzip {
+  const factory = (zlib as unknown as { createZstdDecompress?: () => zlib.Gunzip }).createZstdDecompress;
+  if (!factory) {
+    throw new LcowError('INPUT_UNSUPPORTED_COMPRESSION', `input is zstd-compressed, which needs Node.js 22.15 or newer (this is ${process.version}); decompress it first (zstd -dc layer.tar.zst | lcow convert - ...)`);
+  }
+  return factory();
+}
