@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// lcow: convert tar layers to layer.vhd images and look inside them.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { statSync } from 'node:fs';
+import { convertTar } from '../convert.js';
+import { inspectImage, formatSummary } from '../inspect.js';
+import { diffImages, formatDiff } from '../image-diff.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import { Progress } from '../progress.js';
+
+function parseSize(text: string): number {
+  const match = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(text.trim());
+  if (!match) throw new Error(`invalid size ${JSON.stringify(text)}: use bytes or a suffix like 16GiB`);
+  const unit = (match[2] ?? '').toUpperCase().replace(/I?B$/, '');
+  const scale = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit] ?? 1;
+  return Number(match[1]) * scale;
+}
+
+async function main(): Promise<void> {
+  await yargs(hideBin(process.argv))
+    .scriptName('lcow')
+    .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, global: true, description: 'pino log level (JSON on stderr)' })
+    .command(
+      'convert <input>',
+      'convert a tar layer (file or "-" for stdin; gzip/zstd detected) into an ext4 image or layer.vhd, byte-identical to hcsshim tar2ext4',
+      (y) => y
+        .positional('input', { type: 'string', demandOption: true })
+        .option('output', { alias: 'o', type: 'string', demandOption: true, description: 'output file' })
+        .option('overlay', { type: 'boolean', default: false, description: 'convert OCI whiteouts to overlayfs form' })
+        .option('vhd', { type: 'boolean', default: false, description: 'append a fixed VHD footer (layer.vhd)' })
+        .option('inline', { type: 'boolean', default: false, description: 'store files of at most 136 bytes in their inode' })
+        .option('convert-backslash', { type: 'boolean', default: false, description: 'treat "\\" in names as "/"' })
+        .option('max-size', { type: 'string', description: 'maximum disk size (bytes, or e.g. 128GiB); default 16GiB' }),
+      async (args) => {
+        const log = createLogger(args['log-level'] as LogLevel);
+        const total = args.input === '-' ? undefined : statSync(args.input).size;
+        const progress = new Progress('convert', total);
+        const started = Date.now();
+        try {
+          const result = await convertTar(args.input, args.output, {
+            overlay: args.overlay,
+            vhd: args.vhd,
+            inlineData: args.inline,
+            convertBackslash: args['convert-backslash'],
+            maxDiskSize: args['max-size'] === undefined ? undefined : parseSize(args['max-size']),
+            onProgress: (n) => progress.update(n),
+          });
+          log.info({ input: args.input, output: args.output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
+        } finally {
+          progress.finish();
+        }
+      },
+    )
+    .command(
+      'inspect <image>',
+      'summarise an ext4 image or layer.vhd (superblock, groups, features, counts, VHD footer, dm-verity), or find the first difference between two',
+      (y) => y
+        .positional('image', { type: 'string', demandOption: true })
+        .option('diff', { type: 'string', description: 'compare with this image and name the first differing block and its structure' })
+        .option('json', { type: 'boolean', default: false, description: 'print JSON' }),
+      (args) => {
+        if (args.diff !== undefined) {
+          const d = diffImages(args.image, args.diff);
+          if (args.json) process.stdout.write(`${JSON.stringify(d)}\n`);
+          else process.stdout.write(d === null ? 'identical\n' : `${formatDiff(d)}\n`);
+          process.exitCode = d === null ? 0 : 1;
+          return;
+        }
+        const summary = inspectImage(args.image);
+        process.stdout.write(args.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+      },
+    )
+    .demandCommand(1, 'name a command: convert or inspect')
+    .strict()
+    .version(false)
+    .help()
+    .fail((message, err) => {
+      throw err ?? new Error(message);
+    })
+    .parseAsync();
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`lcow: ${err.message.replace(/\n/g, ' ')}\n`);
+  process.exit(1);
+});
