@@ -13,6 +13,7 @@ import { effectiveMaxDiskSize } from "./ext4/layout";
 import { INODE_FLAG_INLINE_DATA } from "./ext4/constants";
 import { convertEntry } from "./convert";
 import { putVhdFooter, FOOTER_SIZE } from "./vhd/footer";
+import { putVeritySuperblock, VERITY_BLOCK_SIZE } from "./vhd/verity";
 import { ACTION_NEXT_HEADER, ACTION_READ, ACTION_COPY, ACTION_END, ACTION_ERROR, ACTION_MORE, ACTION_DONE, MAX_SEGMENTS, resetPlan, setReply, addSegment, reply, writeCount } from "./plan";
 import { latin1FromMemory } from "./bytes";
 
@@ -21,6 +22,7 @@ export { replyPointer, writesPointer } from "./plan";
 const headerBlock = new StaticArray<u8>(TAR_BLOCK);
 const uniqueId = new StaticArray<u8>(16);
 const footer = new StaticArray<u8>(FOOTER_SIZE);
+const veritySuperblockBlock = new StaticArray<u8>(VERITY_BLOCK_SIZE);
 let textBuffer = new Uint8Array(0);
 
 let options: i32 = 0;
@@ -230,6 +232,14 @@ export function vhdFooter(size: f64): usize {
   const ptr = changetype<usize>(footer);
   memory.fill(ptr, 0, FOOTER_SIZE);
   putVhdFooter(ptr, <u64>size, changetype<usize>(uniqueId));
+  return ptr;
+}
+
+/** Builds the dm-verity superblock block using the 16 bytes in uniqueIdBuffer as its UUID. */
+export function veritySuperblock(dataBlocks: f64): usize {
+  const ptr = changetype<usize>(veritySuperblockBlock);
+  memory.fill(ptr, 0, VERITY_BLOCK_SIZE);
+  putVeritySuperblock(ptr, <u64>dataBlocks, changetype<usize>(uniqueId));
   return ptr;
 }
 

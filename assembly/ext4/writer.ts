@@ -241,6 +241,9 @@ export class Writer {
         break;
       }
       case S_IFDIR: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK:
+        // No data: size 0 even when re-using an inode that had some (spec §16);
+        // directories get their size at Close.
+        node.size = 0;
         break;
       default:
         fail(E.EXT4_INVALID_MODE, "invalid mode " + formatOctal(mode));

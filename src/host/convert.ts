@@ -7,6 +7,9 @@ import { Engine, Action, ConvertOption } from './engine.js';
 import { ChunkReader, openInput, CHUNK_SIZE } from './input.js';
 import { OutputFile } from './output.js';
 import { LcowError } from './errors.js';
+import { writeHashTree, treeLayout, contentId, hashFile, VERITY_BLOCK } from './verity.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface ConvertOptions {
   /** Convert OCI whiteouts (.wh.*) to overlayfs form (hcsshim ConvertWhiteout, -overlay). */
@@ -19,8 +22,17 @@ export interface ConvertOptions {
   vhd?: boolean;
   /** hcsshim MaximumDiskSize(n); default 16 GiB. Negative or > 16 TiB means 16 TiB. */
   maxDiskSize?: number;
+  /** Append the dm-verity superblock and hash tree after the image (-verity). */
+  verity?: boolean;
   /** 16 bytes for the VHD footer's unique id; random when absent (as hcsshim). */
   vhdUniqueId?: Uint8Array;
+  /** 16 bytes for the dm-verity superblock UUID; random when absent (as hcsshim). */
+  verityUuid?: Uint8Array;
+  /**
+   * Derive the VHD unique id and the verity UUID from the image content instead of
+   * random bytes, so the same input gives the same file (overrides the two above).
+   */
+  uuidFromContent?: boolean;
   /** Called with (bytes of input consumed) as the conversion goes. */
   onProgress?: (inputBytes: number) => void;
 }
@@ -32,6 +44,8 @@ export interface ConvertResult {
   fileBytes: number;
   /** Bytes of tar stream read (after decompression). */
   tarBytes: number;
+  /** dm-verity root digest (hex) when verity was appended. */
+  rootDigest?: string;
 }
 
 function engineOptions(o: ConvertOptions): number {
@@ -135,19 +149,59 @@ export async function convertTar(input: string, target: string, options: Convert
   try {
     const ext4Bytes = await convertStream(opened.reader, out, { ...options, onProgress: options.onProgress ? () => options.onProgress!(opened.bytesRead()) : undefined });
     out.truncate(ext4Bytes);
-    let fileBytes = ext4Bytes;
-    if (options.vhd) {
-      const engine = new Engine(0, undefined);
-      out.write(engine.vhdFooter(fileBytes, options.vhdUniqueId ?? randomBytes(16)), fileBytes);
-      fileBytes += 512;
-    }
+    const tail = appendTail(out, ext4Bytes, options);
+    const fileBytes = tail.fileBytes;
     const tarBytes = opened.reader.consumed;
     await opened.reader.drain();
     out.commit();
-    return { ext4Bytes, fileBytes, tarBytes };
+    return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest };
   } catch (err) {
     out.abandon();
     if (err instanceof LcowError) throw err;
     throw new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Appends what follows the ext4 image: dm-verity superblock and tree, then the VHD footer. */
+function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOptions): { fileBytes: number; rootDigest?: string } {
+  const engine = new Engine(0, undefined);
+  let fileBytes = ext4Bytes;
+  let rootDigest: Buffer | undefined;
+  let verityUuid: Uint8Array | undefined;
+  if (options.verity) {
+    const dataBlocks = ext4Bytes / VERITY_BLOCK;
+    rootDigest = writeHashTree(out.descriptor, dataBlocks, ext4Bytes + VERITY_BLOCK);
+    verityUuid = options.uuidFromContent ? contentId('verity uuid', rootDigest) : (options.verityUuid ?? randomBytes(16));
+    out.write(engine.veritySuperblock(dataBlocks, verityUuid), ext4Bytes);
+    fileBytes += VERITY_BLOCK * (1 + treeLayout(dataBlocks).treeBlocks);
+  }
+  if (options.vhd) {
+    let uniqueId = options.vhdUniqueId ?? randomBytes(16);
+    if (options.uuidFromContent) {
+      // The root digest already covers every image byte; without verity, hash the file.
+      uniqueId = rootDigest ? contentId('vhd unique id', rootDigest, verityUuid!) : contentId('vhd unique id', hashFile(out.descriptor, fileBytes));
+    }
+    out.write(engine.vhdFooter(fileBytes, uniqueId), fileBytes);
+    fileBytes += 512;
+  }
+  return { fileBytes, rootDigest: rootDigest?.toString('hex') };
+}
+
+/**
+ * hcsshim ConvertAndComputeRootDigest: converts with whiteout conversion and a 128 GiB
+ * maximum size into a temporary file, hashes it, removes it, and returns the digest.
+ */
+export async function computeRootDigest(input: string): Promise<string> {
+  const opened = await openInput(input);
+  const out = new OutputFile(join(tmpdir(), 'lcow-root-digest.img'));
+  try {
+    const ext4Bytes = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3 });
+    out.truncate(ext4Bytes);
+    return writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes).toString('hex');
+  } catch (err) {
+    if (err instanceof LcowError) throw err;
+    throw new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    out.abandon();
   }
 }

@@ -32,6 +32,7 @@ interface EngineExports {
   inputTruncated(): number;
   closeStep(): number;
   vhdFooter(size: number): number;
+  veritySuperblock(dataBlocks: number): number;
   failureCode(): number;
   failureOffset(): number;
   failureText(which: number): number;
@@ -151,6 +152,12 @@ export class Engine {
     return new Uint8Array(this.memory, ptr, 512).slice();
   }
 
+  veritySuperblock(dataBlocks: number, uuid: Uint8Array): Uint8Array {
+    new Uint8Array(this.memory, this.exports.uniqueIdBuffer(), 16).set(uuid);
+    const ptr = this.exports.veritySuperblock(dataBlocks);
+    return new Uint8Array(this.memory, ptr, 4096).slice();
+  }
+
   private text(which: 0 | 1): string {
     const ptr = this.exports.failureText(which);
     const length = this.reply()[1];
@@ -168,4 +175,8 @@ export class Engine {
 /** A footer builder that needs no conversion (for -only-vhd). */
 export function buildVhdFooter(size: number, uniqueId: Uint8Array): Uint8Array {
   return new Engine(0, undefined).vhdFooter(size, uniqueId);
+}
+
+export function buildVeritySuperblock(dataBlocks: number, uuid: Uint8Array): Uint8Array {
+  return new Engine(0, undefined).veritySuperblock(dataBlocks, uuid);
 }

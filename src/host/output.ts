@@ -29,12 +29,17 @@ export class OutputFile {
   readonly temporary: string;
   private fd: number;
 
+  /** The open descriptor (read and write), for hashing what was written. */
+  get descriptor(): number {
+    return this.fd;
+  }
+
   constructor(target: string) {
     installCleanup();
     this.target = target;
     this.temporary = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      this.fd = openSync(this.temporary, 'wx', 0o644);
+      this.fd = openSync(this.temporary, 'wx+', 0o644);
     } catch (err) {
       throw new LcowError('OUTPUT_WRITE_FAILED', `cannot create ${this.temporary}: ${(err as Error).message}`, { cause: err });
     }

@@ -4,7 +4,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { statSync } from 'node:fs';
-import { convertTar } from '../convert.js';
+import { convertTar, computeRootDigest } from '../convert.js';
+import { verifyImage, formatVerification } from '../verify.js';
 import { inspectImage, formatSummary } from '../inspect.js';
 import { diffImages, formatDiff } from '../image-diff.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
         .option('vhd', { type: 'boolean', default: false, description: 'append a fixed VHD footer (layer.vhd)' })
         .option('inline', { type: 'boolean', default: false, description: 'store files of at most 136 bytes in their inode' })
         .option('convert-backslash', { type: 'boolean', default: false, description: 'treat "\\" in names as "/"' })
+        .option('verity', { type: 'boolean', default: false, description: 'append a dm-verity superblock and hash tree (before any VHD footer)' })
+        .option('uuid-from-content', { type: 'boolean', default: false, description: 'derive the VHD and verity ids from the content, so the same input gives the same file' })
         .option('max-size', { type: 'string', description: 'maximum disk size (bytes, or e.g. 128GiB); default 16GiB' }),
       async (args) => {
         const log = createLogger(args['log-level'] as LogLevel);
@@ -45,6 +48,8 @@ async function main(): Promise<void> {
             inlineData: args.inline,
             convertBackslash: args['convert-backslash'],
             maxDiskSize: args['max-size'] === undefined ? undefined : parseSize(args['max-size']),
+            verity: args.verity,
+            uuidFromContent: args['uuid-from-content'],
             onProgress: (n) => progress.update(n),
           });
           log.info({ input: args.input, output: args.output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
@@ -72,7 +77,27 @@ async function main(): Promise<void> {
         process.stdout.write(args.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
       },
     )
-    .demandCommand(1, 'name a command: convert or inspect')
+    .command(
+      'root-digest <input>',
+      "print the layer's dm-verity root digest as hcsshim ConvertAndComputeRootDigest computes it (whiteouts converted, 128 GiB layout); writes nothing",
+      (y) => y.positional('input', { type: 'string', demandOption: true }),
+      async (args) => {
+        process.stdout.write(`${await computeRootDigest(args.input)}\n`);
+      },
+    )
+    .command(
+      'verify <image>',
+      'recompute the dm-verity hash tree of an image made with --verity (and check its VHD footer); exits 1 on any mismatch',
+      (y) => y
+        .positional('image', { type: 'string', demandOption: true })
+        .option('root-digest', { type: 'string', description: 'also require this root digest (hex)' }),
+      (args) => {
+        const result = verifyImage(args.image, args['root-digest']);
+        process.stdout.write(`${formatVerification(result)}\n`);
+        process.exitCode = result.ok ? 0 : 1;
+      },
+    )
+    .demandCommand(1, 'name a command: convert, inspect, root-digest or verify')
     .strict()
     .version(false)
     .help()

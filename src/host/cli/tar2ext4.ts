@@ -3,7 +3,7 @@
 // exit status (0 ok, 1 error with a one-line message on stderr).
 
 import yargs from 'yargs';
-import { convertTar } from '../convert.js';
+import { convertTar, computeRootDigest } from '../convert.js';
 import { appendVhdFooterTo } from '../vhd.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { Progress } from '../progress.js';
@@ -17,7 +17,7 @@ export function normalizeGoFlags(argv: string[]): string[] {
 async function main(): Promise<number> {
   const args = await yargs(normalizeGoFlags(process.argv.slice(2)))
     .scriptName('tar2ext4')
-    .usage('$0 -i <tar> -o <image> [-overlay] [-vhd] [-inline] [-convert-slash] [-only-vhd] [-maxsize N]')
+    .usage('$0 -i <tar> -o <image> [-overlay] [-vhd] [-inline] [-verity] [-convert-slash] [-only-vhd] [-maxsize N] [-uuid-from-content]\n$0 -digest [-i <tar>]')
     .option('i', { type: 'string', default: '-', description: 'input tar file (default standard input; gzip/zstd detected)' })
     .option('o', { type: 'string', description: 'output file (required)' })
     .option('overlay', { type: 'boolean', default: false, description: 'produce overlayfs-compatible layer image (convert OCI whiteouts)' })
@@ -25,6 +25,9 @@ async function main(): Promise<number> {
     .option('inline', { type: 'boolean', default: false, description: 'write small file data into the inode' })
     .option('convert-slash', { type: 'boolean', default: false, description: 'convert backslashes in names to forward slashes' })
     .option('only-vhd', { type: 'boolean', default: false, description: 'only append the VHD footer to the input, no conversion' })
+    .option('verity', { type: 'boolean', default: false, description: 'append a dm-verity superblock and hash tree after the image' })
+    .option('digest', { type: 'boolean', default: false, description: 'print the dm-verity root digest of the layer (hcsshim ConvertAndComputeRootDigest) and write nothing' })
+    .option('uuid-from-content', { type: 'boolean', default: false, description: 'derive the VHD and verity ids from the content (reproducible output)' })
     .option('maxsize', { type: 'number', description: 'maximum disk size in bytes (hcsshim MaximumDiskSize; default 16 GiB)' })
     .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, description: 'pino log level (JSON on stderr)' })
     .strictOptions()
@@ -32,6 +35,10 @@ async function main(): Promise<number> {
     .help('help')
     .parseAsync();
   const log = createLogger(args['log-level'] as LogLevel);
+  if (args.digest) {
+    process.stdout.write(`${await computeRootDigest(args.i)}\n`);
+    return 0;
+  }
   if (!args.o) {
     process.stderr.write('-o is required\n');
     return 1;
@@ -51,6 +58,8 @@ async function main(): Promise<number> {
       inlineData: args.inline,
       convertBackslash: args['convert-slash'],
       maxDiskSize: args.maxsize,
+      verity: args.verity,
+      uuidFromContent: args['uuid-from-content'],
       onProgress: (n) => progress.update(n),
     });
     progress.finish();
