@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
-import { corpusDir, goldenSubset, hasOption, hasTool, resultName, runTar2ext4, tmpDir, VHD_FOOTER_BYTES } from './helpers/corpus.js';
+import { corpusDir, golden, hasOption, hasTool, resultName, runTar2ext4, tmpDir, VHD_FOOTER_BYTES } from './helpers/corpus.js';
 import { checkE2fsck } from './helpers/debugfs.js';
 
 const skip = hasTool('e2fsck') ? false : 'e2fsck not installed (apt-get install e2fsprogs)';
 const corpus = skip ? null : await corpusDir();
 const work = tmpDir('lcow-e2fsck-');
 
-for (const result of goldenSubset().filter((r) => r.ok)) {
+for (const result of golden().results.filter((r) => r.ok)) {
   test(`e2fsck ${resultName(result)}`, { skip }, () => {
     const tar = path.join(corpus, result.case);
     const out = path.join(work, `${result.case}${result.options.join('')}.img`);

@@ -3,6 +3,7 @@
 
 import { byteAt, latin1Store } from "../bytes";
 import { BLOCK_SIZE } from "./constants";
+import { goSortSlice } from "./gosort";
 
 export const XATTR_MAGIC: u32 = 0xea020000;
 export const INODE_XATTR_AREA_OFFSET: i32 = 152; // 128 + i_extra_isize
@@ -75,15 +76,12 @@ export class XattrPlacement {
   }
 }
 
-/** hcsshim's block order: an insertion sort under its (inconsistent) comparator, as Go's sort.Slice does for <= 12 elements. */
+/**
+ * hcsshim's block order: Go's sort.Slice under its comparator, which is not a strict
+ * ordering (spec §10.5), so the exact algorithm decides the result.
+ */
 export function sortBlockXattrs(list: Array<Xattr>): void {
-  for (let i = 1; i < list.length; i++) {
-    for (let j = i; j > 0 && blockLess(list[j], list[j - 1]); j--) {
-      const t = list[j];
-      list[j] = list[j - 1];
-      list[j - 1] = t;
-    }
-  }
+  goSortSlice<Xattr>(list, blockLess);
 }
 
 function blockLess(a: Xattr, b: Xattr): bool {

@@ -199,7 +199,8 @@ export async function computeRootDigest(input: string): Promise<string> {
     out.truncate(ext4Bytes);
     return writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes).toString('hex');
   } catch (err) {
-    if (err instanceof LcowError) throw err;
+    // hcsshim wraps every conversion failure here; keep its wording.
+    if (err instanceof LcowError) throw new LcowError(err.code, `failed to convert tar to ext4: ${err.message}`, { path: err.path, offset: err.offset, cause: err });
     throw new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
   } finally {
     out.abandon();

@@ -38,11 +38,13 @@ async function main(): Promise<void> {
         .option('max-size', { type: 'string', description: 'maximum disk size (bytes, or e.g. 128GiB); default 16GiB' }),
       async (args) => {
         const log = createLogger(args['log-level'] as LogLevel);
-        const total = args.input === '-' ? undefined : statSync(args.input).size;
+        // yargs hands "-" (standard input) over as an empty string.
+        const input = args.input || '-';
+        const total = input === '-' ? undefined : statSync(input).size;
         const progress = new Progress('convert', total);
         const started = Date.now();
         try {
-          const result = await convertTar(args.input, args.output, {
+          const result = await convertTar(input, args.output, {
             overlay: args.overlay,
             vhd: args.vhd,
             inlineData: args.inline,
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
             uuidFromContent: args['uuid-from-content'],
             onProgress: (n) => progress.update(n),
           });
-          log.info({ input: args.input, output: args.output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
+          log.info({ input, output: args.output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
         } finally {
           progress.finish();
         }
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
       "print the layer's dm-verity root digest as hcsshim ConvertAndComputeRootDigest computes it (whiteouts converted, 128 GiB layout); writes nothing",
       (y) => y.positional('input', { type: 'string', demandOption: true }),
       async (args) => {
-        process.stdout.write(`${await computeRootDigest(args.input)}\n`);
+        process.stdout.write(`${await computeRootDigest(args.input || '-')}\n`);
       },
     )
     .command(
