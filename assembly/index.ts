@@ -204,9 +204,16 @@ function finishInline(): i32 {
   return copyPlan(<f64>(e.physicalSize - consumed), <f64>e.padding);
 }
 
-/** The host reached the end of input in the middle of a header, payload or data. */
-export function inputTruncated(): i32 {
+/**
+ * The host reached the end of input in the middle of a header (headerOffset >= 0: where
+ * that header starts) or of the current entry's payload or data (headerOffset < 0).
+ */
+export function inputTruncated(partialHeaderOffset: f64): i32 {
   resetPlan();
+  if (partialHeaderOffset >= 0) {
+    headerOffset = partialHeaderOffset;
+    failure.entry = "";
+  }
   fail(E.TAR_UNEXPECTED_EOF, UNEXPECTED_EOF);
   return error();
 }

@@ -139,3 +139,14 @@ test('log-level info writes pino JSON on stderr, stdout stays empty', () => {
   assert.equal(line.msg, 'converted');
   assert.equal(line.level, 30);
 });
+
+test('lcow names the entry and its header offset when a tar is cut inside file data', () => {
+  const dir = tmpDir();
+  const cut = path.join(dir, 'cut.tar');
+  // etc/hostname's header is at 512 and its data at 1024.
+  writeFileSync(cut, readFileSync(SAMPLE).subarray(0, 1030));
+  const r = run(LCOW, ['convert', cut, '-o', path.join(dir, 'out.img')]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.toString(), 'lcow: unexpected EOF (entry "etc/hostname", header at byte 512 of the tar stream; TAR_UNEXPECTED_EOF)\n');
+  assert.deepEqual(readdirSync(dir), ['cut.tar']);
+});

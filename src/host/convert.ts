@@ -76,7 +76,6 @@ async function copyData(reader: ChunkReader, out: OutputFile, position: number, 
  */
 export async function convertStream(reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<number> {
   const engine = new Engine(engineOptions(options), options.maxDiskSize);
-  const header = engine.headerView();
   let action: number = Action.NextHeader;
   let lastProgress = 0;
   for (;;) {
@@ -92,11 +91,10 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
         if (got === 0) {
           action = Action.End; // a clean end exactly on a header boundary
         } else if (got < 512) {
-          action = engine.inputTruncated();
+          action = engine.inputTruncated(offset);
         } else {
           action = engine.pushHeader(offset);
         }
-        void header;
         break;
       }
       case Action.Read: {

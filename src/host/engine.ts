@@ -29,7 +29,7 @@ interface EngineExports {
   pushHeader(inputOffset: number): number;
   pushData(): number;
   copyDone(): number;
-  inputTruncated(): number;
+  inputTruncated(partialHeaderOffset: number): number;
   closeStep(): number;
   vhdFooter(size: number): number;
   veritySuperblock(dataBlocks: number): number;
@@ -108,8 +108,9 @@ export class Engine {
     return this.call(() => this.exports.copyDone());
   }
 
-  inputTruncated(): number {
-    return this.call(() => this.exports.inputTruncated());
+  /** End of input inside a header (give its offset) or inside the current entry (-1). */
+  inputTruncated(partialHeaderOffset = -1): number {
+    return this.call(() => this.exports.inputTruncated(partialHeaderOffset));
   }
 
   closeStep(): number {

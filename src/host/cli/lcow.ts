@@ -10,6 +10,7 @@ import { inspectImage, formatSummary } from '../inspect.js';
 import { diffImages, formatDiff } from '../image-diff.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { Progress } from '../progress.js';
+import { LcowError } from '../errors.js';
 
 function parseSize(text: string): number {
   const match = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(text.trim());
@@ -109,7 +110,17 @@ async function main(): Promise<void> {
     .parseAsync();
 }
 
+/** One line: the reason, then where in the tar it happened when the engine knows. */
+function describe(err: Error): string {
+  const message = err.message.replace(/\n/g, ' ');
+  if (!(err instanceof LcowError)) return message;
+  const where: string[] = [];
+  if (err.path && !message.includes(err.path)) where.push(`entry ${JSON.stringify(err.path)}`);
+  if (err.offset !== undefined) where.push(`header at byte ${err.offset} of the tar stream`);
+  return where.length ? `${message} (${where.join(', ')}; ${err.code})` : `${message} (${err.code})`;
+}
+
 main().catch((err: Error) => {
-  process.stderr.write(`lcow: ${err.message.replace(/\n/g, ' ')}\n`);
+  process.stderr.write(`lcow: ${describe(err)}\n`);
   process.exit(1);
 });
