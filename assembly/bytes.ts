@@ -10,17 +10,7 @@ export function latin1FromMemory(ptr: usize, len: i32): string {
   return out;
 }
 
-export function latin1FromBytes(bytes: Uint8Array, start: i32 = 0, end: i32 = -1): string {
-  if (end < 0) end = bytes.length;
-  return latin1FromMemory(bytes.dataStart + <usize>start, end - start);
-}
 
-export function latin1ToBytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  const src = changetype<usize>(s);
-  for (let i = 0; i < s.length; i++) out[i] = <u8>load<u16>(src + (<usize>i << 1));
-  return out;
-}
 
 /** Writes the latin1 string's bytes at ptr. */
 export function latin1Store(s: string, ptr: usize): void {
@@ -43,7 +33,7 @@ export class ParsedInt {
   value: i64 = 0;
 }
 
-export function parseDecimal(s: string, bits: i32 = 64): ParsedInt {
+export function parseDecimal(s: string): ParsedInt {
   const r = new ParsedInt();
   let i = 0;
   let negative = false;
@@ -54,7 +44,7 @@ export function parseDecimal(s: string, bits: i32 = 64): ParsedInt {
   if (i >= s.length) return r;
   // Accumulate as unsigned and check the signed range at the end, as Go does.
   let magnitude: u64 = 0;
-  const limit: u64 = bits == 64 ? (<u64>1 << 63) : (<u64>1 << 63);
+  const limit: u64 = <u64>1 << 63; // |i64.MIN_VALUE|
   for (; i < s.length; i++) {
     const c = byteAt(s, i);
     if (c < 0x30 || c > 0x39) return r;

@@ -3,7 +3,7 @@
 
 import * as E from "./errors";
 import { failure, fail, failed } from "./errors";
-import { latin1Store } from "./bytes";
+import { latin1Store, latin1FromMemory } from "./bytes";
 import { BLOCK_SIZE as TAR_BLOCK } from "./tar/header";
 import { TarReader, STEP_NEXT_HEADER, STEP_READ, STEP_ENTRY, STEP_SKIP_PADDING, STEP_END, UNEXPECTED_EOF } from "./tar/reader";
 import { TarEntry } from "./tar/entry";
@@ -15,7 +15,6 @@ import { convertEntry } from "./convert";
 import { putVhdFooter, FOOTER_SIZE } from "./vhd/footer";
 import { putVeritySuperblock, VERITY_BLOCK_SIZE } from "./vhd/verity";
 import { ACTION_NEXT_HEADER, ACTION_READ, ACTION_COPY, ACTION_END, ACTION_ERROR, ACTION_MORE, ACTION_DONE, MAX_SEGMENTS, resetPlan, setReply, addSegment, reply, writeCount } from "./plan";
-import { latin1FromMemory } from "./bytes";
 
 export { replyPointer, writesPointer } from "./plan";
 
@@ -98,7 +97,7 @@ function processEntry(e: TarEntry): i32 {
   const node = w.dataInode;
   if (node == null || e.typeflag == 0x31) return copyPlan(<f64>e.physicalSize, <f64>e.padding);
   if ((node.flags & INODE_FLAG_INLINE_DATA) != 0) return startInline(e);
-  if (w.dataOffset < 0) return finishData(e, 0);
+  if (w.dataOffset < 0) return copyPlan(<f64>e.physicalSize, <f64>e.padding);
   pendingEntry = e;
   pendingFragment = 0;
   pendingDataOffset = <f64>w.dataOffset;
@@ -132,10 +131,16 @@ function nextCopyRound(): i32 {
   }
   if (pendingFragment < map.count) return setReply(ACTION_COPY, <f64>consumed, -1); // more rounds follow
   pendingEntry = null;
-  const total = map.dataBytes();
-  if (total > e.physicalSize) pendingFailure = E.TAR_SPARSE_MISSING_DATA;
-  else if (total < e.physicalSize) pendingFailure = E.TAR_SPARSE_UNREFERENCED_DATA;
-  return copyPlan(<f64>(available), <f64>e.padding);
+  pendingFailure = sparseMismatch(e);
+  return copyPlan(<f64>available, <f64>e.padding);
+}
+
+/** Go's sparse reader fails after the data when the map and the stored bytes disagree. */
+function sparseMismatch(e: TarEntry): i32 {
+  const referenced = e.sparse!.dataBytes();
+  if (referenced > e.physicalSize) return E.TAR_SPARSE_MISSING_DATA;
+  if (referenced < e.physicalSize) return E.TAR_SPARSE_UNREFERENCED_DATA;
+  return E.OK;
 }
 
 /** Called when the host finished a COPY: more sparse rounds, or the next header. */
@@ -152,10 +157,6 @@ export function copyDone(): i32 {
     return error();
   }
   return setReply(ACTION_NEXT_HEADER, 0, 0);
-}
-
-function finishData(e: TarEntry, copied: i64): i32 {
-  return copyPlan(<f64>(e.physicalSize - copied), <f64>e.padding);
 }
 
 let inlineEntry: TarEntry | null = null;
@@ -189,9 +190,7 @@ function finishInline(): i32 {
       if (length > 0) memory.copy(bytes.dataStart + <usize>map.offsets[i], reader.readBuffer.dataStart + <usize>consumed, <usize>length);
       consumed += length;
     }
-    const total = map.dataBytes();
-    if (total > e.physicalSize) pendingFailure = E.TAR_SPARSE_MISSING_DATA;
-    else if (total < e.physicalSize) pendingFailure = E.TAR_SPARSE_UNREFERENCED_DATA;
+    pendingFailure = sparseMismatch(e);
   }
   const data = latin1FromMemory(bytes.dataStart, size);
   node.data = data;
@@ -267,4 +266,3 @@ export function failureText(which: i32): usize {
   return textBuffer.dataStart;
 }
 
-export { ACTION_NEXT_HEADER, ACTION_READ, ACTION_COPY, ACTION_END, ACTION_ERROR, ACTION_MORE, ACTION_DONE };

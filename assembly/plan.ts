@@ -33,9 +33,6 @@ export function resetPlan(): void {
   reply[3] = 0;
 }
 
-export function stagingLeft(): i32 {
-  return STAGING_SIZE - stagingUsed;
-}
 
 /** Zeroed staging bytes for one write of `length` bytes at `fileOffset`. */
 export function stageWrite(fileOffset: f64, length: i32): usize {
@@ -73,8 +70,4 @@ export function addSegment(outputOffset: f64, length: f64): void {
   reply[4 + 2 * n] = outputOffset;
   reply[5 + 2 * n] = length;
   reply[3] = <f64>(n + 1);
-}
-
-export function segmentCount(): i32 {
-  return <i32>reply[3];
 }

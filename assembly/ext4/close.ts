@@ -5,7 +5,7 @@
 import * as E from "../errors";
 import { fail, failed } from "../errors";
 import { formatDecimal } from "../bytes";
-import { BLOCK_SIZE, BLOCKS_PER_GROUP, INODE_SIZE, INODES_PER_BLOCK, DESCRIPTORS_PER_BLOCK, GROUP_DESCRIPTOR_SIZE, S_IFDIR, S_IFMT, blocksFor } from "./constants";
+import { BLOCK_SIZE, BLOCKS_PER_GROUP, INODE_SIZE, INODES_PER_BLOCK, DESCRIPTORS_PER_BLOCK, GROUP_DESCRIPTOR_SIZE, S_IFDIR, S_IFMT } from "./constants";
 import { Inode, encodeInode, fileTypeOf } from "./inode";
 import { DirectoryPacker, direntLength, putDirent, putPlaceholder } from "./dirent";
 import { bestGroupCount } from "./layout";
@@ -271,4 +271,3 @@ export class Closer {
   }
 }
 
-export { blocksFor };

@@ -1,7 +1,7 @@
 // Extent trees for contiguous files (spec §8): up to 4 extents in i_block, else a
 // depth-1 tree whose leaves follow the data. hcsshim's leaf-count bug is kept.
 
-import { BLOCK_SIZE, MAX_EXTENT_BLOCKS, EXTENTS_PER_LEAF, EXTENTS_IN_INODE } from "./constants";
+import { MAX_EXTENT_BLOCKS, EXTENTS_PER_LEAF, EXTENTS_IN_INODE } from "./constants";
 
 const EXTENT_MAGIC: u16 = 0xf30a;
 const HEADER_SIZE: i32 = 12;
@@ -74,5 +74,3 @@ export function putExtentLeaf(ptr: usize, leaf: u32, start: u32, blocks: u64): v
   putHeader(ptr, <u32>entries, EXTENTS_PER_LEAF, 0);
   putExtents(ptr, leaf * EXTENTS_PER_LEAF, <u32>entries, start, blocks);
 }
-
-export const LEAF_BYTES: i32 = BLOCK_SIZE;

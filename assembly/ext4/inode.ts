@@ -1,6 +1,6 @@
 // The in-memory inode record and its 256-byte on-disk encoding (spec §16).
 
-import { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, INODE_FLAG_EXTENTS, INODE_FLAG_INLINE_DATA, INODE_BLOCK_BYTES } from "./constants";
+import { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, INODE_FLAG_EXTENTS, INODE_BLOCK_BYTES } from "./constants";
 import { Xattr, putInodeXattrs, INODE_XATTR_AREA_OFFSET } from "./xattr";
 import { putExtentRoot } from "./extents";
 import { latin1Store } from "../bytes";
@@ -102,4 +102,3 @@ export function fileTypeOf(mode: u16): u8 {
   return 0;
 }
 
-export { INODE_FLAG_INLINE_DATA };

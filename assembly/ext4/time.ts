@@ -1,7 +1,7 @@
 // hcsshim's timestamp encoding (spec §7), mis-encodings outside 1970..2038 kept on
 // purpose: dm-verity digests depend on these exact bytes.
 
-import { TarTime, ABSENT_SECONDS } from "../tar/header";
+import { TarTime } from "../tar/header";
 
 /** Encodes to the 64-bit value v: lo32 goes in i_?time, v >> 32 in i_?time_extra. */
 export function encodeTime(t: TarTime): u64 {
@@ -19,9 +19,3 @@ export function decodeTime(v: u64): TarTime {
   if (s > 0x7fffffff && s < 0x100000000) s = <i64><i32><u32>s;
   return TarTime.unix(s, <i64>(v >> 34));
 }
-
-export function reencodeTime(v: u64): u64 {
-  return encodeTime(decodeTime(v));
-}
-
-export { ABSENT_SECONDS };

@@ -33,6 +33,21 @@ export class FileRecord {
   xattrs: Map<string, string> = new Map();
 }
 
+/** Mode, owner, device and times of an inode, times decoded as hcsshim does (spec §7.3). */
+function attributesOf(node: Inode): FileRecord {
+  const f = new FileRecord();
+  f.mode = node.mode;
+  f.uid = node.uid;
+  f.gid = node.gid;
+  f.devMajor = node.devMajor;
+  f.devMinor = node.devMinor;
+  f.atime = decodeTime(node.atime);
+  f.ctime = decodeTime(node.ctime);
+  f.mtime = decodeTime(node.mtime);
+  f.crtime = decodeTime(node.crtime);
+  return f;
+}
+
 class Lookup {
   parent: Inode | null = null;
   existing: Inode | null = null;
@@ -363,18 +378,8 @@ export class Writer {
       dirPath += "/" + part;
       const children = node.children;
       if (children == null || !children.has(part)) {
-        const f = new FileRecord();
-        const parent = node;
-        f.mode = parent.mode;
-        f.uid = parent.uid;
-        f.gid = parent.gid;
-        f.devMajor = parent.devMajor;
-        f.devMinor = parent.devMinor;
-        f.atime = decodeTime(parent.atime);
-        f.ctime = decodeTime(parent.ctime);
-        f.mtime = decodeTime(parent.mtime);
-        f.crtime = decodeTime(parent.crtime);
-        if (this.createInternal(dirPath, f) == null) {
+        // The implicit directory copies its parent's attributes, not its xattrs.
+        if (this.createInternal(dirPath, attributesOf(node)) == null) {
           wrapFailure("failed while creating parent directories");
           return false;
         }
@@ -390,17 +395,8 @@ export class Writer {
     const found = this.lookup(name, true);
     if (found == null) return null;
     const node = found.existing!;
-    const f = new FileRecord();
+    const f = attributesOf(node);
     f.size = <i64>node.size;
-    f.mode = node.mode;
-    f.uid = node.uid;
-    f.gid = node.gid;
-    f.atime = decodeTime(node.atime);
-    f.ctime = decodeTime(node.ctime);
-    f.mtime = decodeTime(node.mtime);
-    f.crtime = decodeTime(node.crtime);
-    f.devMajor = node.devMajor;
-    f.devMinor = node.devMinor;
     if (node.blockXattrs != null) {
       const list = node.blockXattrs!;
       for (let i = 0; i < list.length; i++) f.xattrs.set(list[i].fullName, list[i].value);

@@ -49,11 +49,6 @@ export class Xattr {
   }
 }
 
-export function decompressedName(index: u8, name: string): string {
-  for (let i = 0; i < PREFIX_INDEXES.length; i++) if (PREFIX_INDEXES[i] == index) return PREFIXES[i] + name;
-  return name;
-}
-
 /** Greedy placement of xattrs in name order: inode area first, then the block. */
 export class XattrPlacement {
   inode: Array<Xattr> = [];

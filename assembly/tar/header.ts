@@ -186,11 +186,10 @@ export function detectFormat(ptr: usize): i32 {
 }
 
 /**
- * Decodes a header block whose format is already known to be valid. Returns null
- * (with parser.err set) when a numeric field is malformed, as Go returns ErrHeader.
+ * Decodes a header block whose format is already known to be valid into h. A malformed
+ * numeric field sets parser.err (Go's ErrHeader).
  */
-export function decodeHeader(ptr: usize, format: i32, p: FieldParser): TarHeader {
-  const h = new TarHeader();
+export function decodeHeader(ptr: usize, format: i32, p: FieldParser, h: TarHeader): void {
   h.format = format;
   h.typeflag = load<u8>(ptr + TYPEFLAG_OFFSET);
   h.name = p.string(ptr + NAME_OFFSET, NAME_LEN);
@@ -225,7 +224,6 @@ export function decodeHeader(ptr: usize, format: i32, p: FieldParser): TarHeader
     }
     if (prefix.length > 0) h.name = prefix + "/" + h.name;
   }
-  return h;
 }
 
 function isAscii(s: string): bool {

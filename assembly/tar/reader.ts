@@ -5,7 +5,7 @@
 import * as E from "../errors";
 import { fail } from "../errors";
 import { latin1FromMemory } from "../bytes";
-import { BLOCK_SIZE, FORMAT_UNKNOWN, FORMAT_GNU, FieldParser, TarHeader, TarTime, decodeHeader, detectFormat, isZeroBlock, isHeaderOnlyType, blockPadding, TYPE_XHEADER, TYPE_XGLOBAL, TYPE_GNU_LONGNAME, TYPE_GNU_LONGLINK, TYPE_GNU_SPARSE, TYPE_REGA, TYPE_REG, TYPE_DIR, GNU_SPARSE_OFFSET, GNU_SPARSE_ENTRIES, GNU_ISEXTENDED_OFFSET, GNU_REALSIZE_OFFSET, GNU_REALSIZE_LEN, SPARSE_EXT_ENTRIES, SPARSE_EXT_ISEXTENDED_OFFSET } from "./header";
+import { BLOCK_SIZE, FORMAT_UNKNOWN, FORMAT_GNU, FieldParser, decodeHeader, detectFormat, isZeroBlock, isHeaderOnlyType, blockPadding, TYPE_XHEADER, TYPE_XGLOBAL, TYPE_GNU_LONGNAME, TYPE_GNU_LONGLINK, TYPE_GNU_SPARSE, TYPE_REGA, TYPE_REG, TYPE_DIR, GNU_SPARSE_OFFSET, GNU_SPARSE_ENTRIES, GNU_ISEXTENDED_OFFSET, GNU_REALSIZE_OFFSET, GNU_REALSIZE_LEN, SPARSE_EXT_ENTRIES, SPARSE_EXT_ISEXTENDED_OFFSET } from "./header";
 import { PaxRecords, parsePax, parsePaxTime, PAX_PATH, PAX_LINKPATH, PAX_UID, PAX_GID, PAX_SIZE, PAX_ATIME, PAX_MTIME, PAX_CTIME, GNU_SPARSE_MAJOR, GNU_SPARSE_MINOR, GNU_SPARSE_MAP, GNU_SPARSE_NAME, GNU_SPARSE_SIZE, GNU_SPARSE_REALSIZE } from "./pax";
 import { SparseMap, readOldGnuEntries, readPaxMap01, Map1x0Reader } from "./sparse";
 import { TarEntry } from "./entry";
@@ -42,7 +42,7 @@ export class TarReader {
   private pax: PaxRecords | null = null;
   private longName: string = "";
   private longLink: string = "";
-  private header: TarHeader = new TarHeader();
+  private header: TarEntry = new TarEntry();
   private physical: i64 = 0; // data bytes of the current member still in the stream
   private map1x0: Map1x0Reader | null = null;
   private oldGnuMap: SparseMap | null = null;
@@ -69,7 +69,8 @@ export class TarReader {
     const format = detectFormat(block);
     if (format == FORMAT_UNKNOWN) return this.invalid();
     const p = new FieldParser();
-    const h = decodeHeader(block, format, p);
+    const h = new TarEntry();
+    decodeHeader(block, format, p, h);
     if (p.err) return this.invalid();
     this.header = h;
     const nb = isHeaderOnlyType(h.typeflag) ? 0 : h.size;
@@ -130,7 +131,7 @@ export class TarReader {
   }
 
   /** Go mergePAX: non-empty records override header fields; malformed numbers fail. */
-  private mergePax(h: TarHeader, records: PaxRecords): bool {
+  private mergePax(h: TarEntry, records: PaxRecords): bool {
     const keys = records.keys;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
@@ -174,7 +175,8 @@ export class TarReader {
     if (nb < 0) return this.invalid();
     this.physical = nb;
     this.skipLength = blockPadding(nb);
-    const e = this.entryFromHeader(h);
+    const e = h;
+    if (this.pax != null) e.pax = this.pax!;
     this.entry = e;
     if (h.typeflag == TYPE_GNU_SPARSE) {
       if (detectFormat(block) != FORMAT_GNU) return this.invalid();
@@ -191,24 +193,6 @@ export class TarReader {
     return this.paxSparse(e);
   }
 
-  private entryFromHeader(h: TarHeader): TarEntry {
-    const e = new TarEntry();
-    e.typeflag = h.typeflag;
-    e.name = h.name;
-    e.linkname = h.linkname;
-    e.mode = h.mode;
-    e.uid = h.uid;
-    e.gid = h.gid;
-    e.size = h.size;
-    e.devmajor = h.devmajor;
-    e.devminor = h.devminor;
-    e.atime = h.atime;
-    e.mtime = h.mtime;
-    e.ctime = h.ctime;
-    if (this.pax != null) e.pax = this.pax!;
-    return e;
-  }
-
   /** Go readGNUSparsePAXHeaders: formats 0.0, 0.1 and 1.0. */
   private paxSparse(e: TarEntry): i32 {
     const records = e.pax;
@@ -217,9 +201,9 @@ export class TarReader {
     let is1x0 = false;
     if (major == "0" && (minor == "0" || minor == "1")) is1x0 = false;
     else if (major == "1" && minor == "0") is1x0 = true;
-    else if (major.length > 0 || minor.length > 0) return this.emitPlain();
+    else if (major.length > 0 || minor.length > 0) return this.emit(this.entry);
     else if (records.get(GNU_SPARSE_MAP).length > 0) is1x0 = false;
-    else return this.emitPlain();
+    else return this.emit(this.entry);
     const sparseName = records.get(GNU_SPARSE_NAME);
     if (sparseName.length > 0) e.name = sparseName;
     let size = records.get(GNU_SPARSE_SIZE);
@@ -250,10 +234,6 @@ export class TarReader {
     const e = this.entry;
     if (isHeaderOnlyType(e.typeflag) || !map.isValid(e.size)) return this.invalid();
     e.sparse = map;
-    return this.emitPlain();
-  }
-
-  private emitPlain(): i32 {
     return this.emit(this.entry);
   }
 
@@ -268,4 +248,3 @@ export class TarReader {
   }
 }
 
-export { TarTime };

@@ -54,6 +54,12 @@ function engineOptions(o: ConvertOptions): number {
     | (o.inlineData ? ConvertOption.InlineData : 0);
 }
 
+/** Engine failures pass through; anything else is a failure to read the input. */
+function asLcowError(err: unknown, input: string): LcowError {
+  if (err instanceof LcowError) return err;
+  return new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+}
+
 function writePlanned(engine: Engine, out: OutputFile): void {
   for (const w of engine.writes()) out.write(w.bytes, w.offset);
 }
@@ -155,8 +161,7 @@ export async function convertTar(input: string, target: string, options: Convert
     return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest };
   } catch (err) {
     out.abandon();
-    if (err instanceof LcowError) throw err;
-    throw new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+    throw asLcowError(err, input);
   }
 }
 
@@ -198,8 +203,8 @@ export async function computeRootDigest(input: string): Promise<string> {
     return writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes).toString('hex');
   } catch (err) {
     // hcsshim wraps every conversion failure here; keep its wording.
-    if (err instanceof LcowError) throw new LcowError(err.code, `failed to convert tar to ext4: ${err.message}`, { path: err.path, offset: err.offset, cause: err });
-    throw new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+    const e = asLcowError(err, input);
+    throw new LcowError(e.code, `failed to convert tar to ext4: ${e.message}`, { path: e.path, offset: e.offset, cause: e });
   } finally {
     out.abandon();
   }

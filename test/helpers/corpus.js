@@ -87,7 +87,7 @@ export function tmpDir(prefix = 'lcow-test-') {
 
 // --------------------------------------------------------------- corpus ----
 
-function sha256File(file) {
+export function sha256File(file) {
   const h = createHash('sha256');
   const fd = fs.openSync(file, 'r');
   try {

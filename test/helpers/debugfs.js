@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tmpDir, toolPath } from './corpus.js';
+import { sha256File, tmpDir, toolPath } from './corpus.js';
 
 // ------------------------------------------------------------ tar reader ----
 
@@ -661,22 +661,6 @@ export function debugfsTree(image) {
     });
   }
   return out;
-}
-
-function sha256File(file) {
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(4 << 20);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
 }
 
 /**
