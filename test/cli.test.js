@@ -147,6 +147,6 @@ test('lcow names the entry and its header offset when a tar is cut inside file d
   writeFileSync(cut, readFileSync(SAMPLE).subarray(0, 1030));
   const r = run(LCOW, ['convert', cut, '-o', path.join(dir, 'out.img')]);
   assert.equal(r.status, 1);
-  assert.equal(r.stderr.toString(), 'lcow: unexpected EOF (entry "etc/hostname", header at byte 512 of the tar stream; TAR_UNEXPECTED_EOF)\n');
+  assert.equal(r.stderr.toString(), 'lcow: TAR_UNEXPECTED_EOF: etc/hostname: unexpected EOF (at input offset 512)\n');
   assert.deepEqual(readdirSync(dir), ['cut.tar']);
 });

@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { Engine, Action, ConvertOption } from './engine.js';
-import { ChunkReader, openInput, CHUNK_SIZE } from './input.js';
+import { ChunkReader, openInput, CHUNK_SIZE, type OpenedInput } from './input.js';
 import { OutputFile } from './output.js';
 import { LcowError } from './errors.js';
 import { writeHashTree, treeLayout, contentId, hashFile, VERITY_BLOCK } from './verity.js';
@@ -46,12 +46,30 @@ export interface ConvertResult {
   tarBytes: number;
   /** dm-verity root digest (hex) when verity was appended. */
   rootDigest?: string;
+  /** Size of the engine's Wasm memory at the end: its peak, since Wasm memory never shrinks. */
+  engineMemoryBytes: number;
+}
+
+/** What convertStream produced. */
+export interface StreamResult {
+  ext4Bytes: number;
+  engineMemoryBytes: number;
 }
 
 function engineOptions(o: ConvertOptions): number {
   return (o.overlay ? ConvertOption.Overlay : 0)
     | (o.convertBackslash ? ConvertOption.ConvertBackslash : 0)
     | (o.inlineData ? ConvertOption.InlineData : 0);
+}
+
+/** Opens the input; a file that cannot be opened is the caller's mistake, not bad input. */
+async function openInputOrFail(input: string): Promise<OpenedInput> {
+  try {
+    return await openInput(input);
+  } catch (err) {
+    if (err instanceof LcowError) throw err;
+    throw new LcowError('INPUT_OPEN_FAILED', `cannot open ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Engine failures pass through; anything else is a failure to read the input. */
@@ -80,7 +98,7 @@ async function copyData(reader: ChunkReader, out: OutputFile, position: number, 
  * Runs the engine over a tar stream into `out`. Returns the ext4 size, or throws an
  * LcowError carrying hcsshim's message.
  */
-export async function convertStream(reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<number> {
+export async function convertStream(reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<StreamResult> {
   const engine = new Engine(engineOptions(options), options.maxDiskSize);
   let action: number = Action.NextHeader;
   let lastProgress = 0;
@@ -137,7 +155,7 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
         action = engine.closeStep();
         break;
       case Action.Done:
-        return engine.operand(1);
+        return { ext4Bytes: engine.operand(1), engineMemoryBytes: engine.memoryBytes };
       case Action.Error:
         throw engine.failure();
       default:
@@ -148,17 +166,17 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
 
 /** Converts a tar (file path or "-" for stdin) into an ext4 image or layer.vhd at `target`. */
 export async function convertTar(input: string, target: string, options: ConvertOptions = {}): Promise<ConvertResult> {
-  const opened = await openInput(input);
+  const opened = await openInputOrFail(input);
   const out = new OutputFile(target);
   try {
-    const ext4Bytes = await convertStream(opened.reader, out, { ...options, onProgress: options.onProgress ? () => options.onProgress!(opened.bytesRead()) : undefined });
+    const { ext4Bytes, engineMemoryBytes } = await convertStream(opened.reader, out, { ...options, onProgress: options.onProgress ? () => options.onProgress!(opened.bytesRead()) : undefined });
     out.truncate(ext4Bytes);
     const tail = appendTail(out, ext4Bytes, options);
     const fileBytes = tail.fileBytes;
     const tarBytes = opened.reader.consumed;
     await opened.reader.drain();
     out.commit();
-    return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest };
+    return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest, engineMemoryBytes };
   } catch (err) {
     out.abandon();
     throw asLcowError(err, input);
@@ -195,10 +213,10 @@ function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOptions)
  * maximum size into a temporary file, hashes it, removes it, and returns the digest.
  */
 export async function computeRootDigest(input: string): Promise<string> {
-  const opened = await openInput(input);
+  const opened = await openInputOrFail(input);
   const out = new OutputFile(join(tmpdir(), 'lcow-root-digest.img'));
   try {
-    const ext4Bytes = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3 });
+    const { ext4Bytes } = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3 });
     out.truncate(ext4Bytes);
     return writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes).toString('hex');
   } catch (err) {

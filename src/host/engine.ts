@@ -71,6 +71,11 @@ export class Engine {
     this.exports.begin(options, maxDiskSize ?? -1);
   }
 
+  /** Bytes of Wasm memory the engine holds now (never shrinks, so also its peak). */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
   private get memory(): ArrayBuffer {
     return this.exports.memory.buffer;
   }

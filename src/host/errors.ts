@@ -28,7 +28,9 @@ export const ENGINE_ERROR_CODES: Record<number, string> = {
 /** Errors of the host itself, outside the engine's table. */
 export type HostErrorCode =
   | 'INPUT_UNSUPPORTED_COMPRESSION'
+  | 'INPUT_OPEN_FAILED'
   | 'INPUT_READ_FAILED'
+  | 'INPUT_CORRUPT_COMPRESSION'
   | 'OUTPUT_WRITE_FAILED'
   | 'ENGINE_TRAPPED'
   | 'USAGE';

@@ -2,7 +2,7 @@
 // stream in large chunks with a pull interface the conversion loop can drive.
 
 import { createReadStream, statSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { LcowError } from './errors.js';
 
@@ -126,7 +126,9 @@ export async function openInput(path: string): Promise<OpenedInput> {
   let source: AsyncIterable<Buffer> = rawChunks();
   if (compression !== 'none') {
     const inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : createZstd();
-    source = Readable.from(rawChunks()).pipe(inflate);
+    // pipeline, not pipe: a read error on the file must end the inflated stream too.
+    source = pipeline(Readable.from(rawChunks()), inflate, () => {});
+    source = corruptionAsLcowError(source, compression);
   }
   return { reader: new ChunkReader(source), compression, size, bytesRead: () => rawBytes };
 }
@@ -137,4 +139,17 @@ function createZstd(): zlib.Gunzip {
     throw new LcowError('INPUT_UNSUPPORTED_COMPRESSION', `input is zstd-compressed, which needs Node.js 22.15 or newer (this is ${process.version}); decompress it first (zstd -dc layer.tar.zst | lcow convert - ...)`);
   }
   return factory();
+}
+
+/** zlib's errors ("incorrect header check", "unexpected end of file") name the input's fault. */
+async function* corruptionAsLcowError(source: AsyncIterable<Buffer>, compression: Compression): AsyncGenerator<Buffer> {
+  try {
+    yield* source;
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('Z_') || code.startsWith('ERR_ZSTD') || code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new LcowError('INPUT_CORRUPT_COMPRESSION', `the ${compression} stream is corrupt: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
 }

@@ -11,13 +11,23 @@ import { diffImages, formatDiff } from '../image-diff.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { Progress } from '../progress.js';
 import { LcowError } from '../errors.js';
+import { describeFailure, exitStatusOf } from './failure.js';
 
 function parseSize(text: string): number {
   const match = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(text.trim());
-  if (!match) throw new Error(`invalid size ${JSON.stringify(text)}: use bytes or a suffix like 16GiB`);
+  if (!match) throw new LcowError('USAGE', `invalid size ${JSON.stringify(text)}: use bytes or a suffix like 16GiB`);
   const unit = (match[2] ?? '').toUpperCase().replace(/I?B$/, '');
   const scale = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit] ?? 1;
   return Number(match[1]) * scale;
+}
+
+/** Input size for the progress bar; a missing file is reported by the conversion itself. */
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
@@ -41,7 +51,7 @@ async function main(): Promise<void> {
         const log = createLogger(args['log-level'] as LogLevel);
         // yargs hands "-" (standard input) over as an empty string.
         const input = args.input || '-';
-        const total = input === '-' ? undefined : statSync(input).size;
+        const total = input === '-' ? undefined : sizeOf(input);
         const progress = new Progress('convert', total);
         const started = Date.now();
         try {
@@ -105,22 +115,12 @@ async function main(): Promise<void> {
     .version(false)
     .help()
     .fail((message, err) => {
-      throw err ?? new Error(message);
+      throw err ?? new LcowError('USAGE', `${message} (see lcow --help)`);
     })
     .parseAsync();
 }
 
-/** One line: the reason, then where in the tar it happened when the engine knows. */
-function describe(err: Error): string {
-  const message = err.message.replace(/\n/g, ' ');
-  if (!(err instanceof LcowError)) return message;
-  const where: string[] = [];
-  if (err.path && !message.includes(err.path)) where.push(`entry ${JSON.stringify(err.path)}`);
-  if (err.offset !== undefined) where.push(`header at byte ${err.offset} of the tar stream`);
-  return where.length ? `${message} (${where.join(', ')}; ${err.code})` : `${message} (${err.code})`;
-}
-
-main().catch((err: Error) => {
-  process.stderr.write(`lcow: ${describe(err)}\n`);
-  process.exit(1);
+main().catch((err: unknown) => {
+  process.stderr.write(`lcow: ${describeFailure(err)}\n`);
+  process.exit(exitStatusOf(err));
 });

@@ -1,0 +1,45 @@
+// How the lcow CLI reports a failure: one line on stderr and an exit status that says
+// whose fault it was. Both are documented in the README ("Errors and exit status").
+
+import { LcowError } from '../errors.js';
+
+export const EXIT_REFUSED = 1; // the input was refused: bad tar, bad compression, over a limit
+export const EXIT_USAGE = 2; // bad command line, or an input file that cannot be opened
+export const EXIT_OUTPUT = 3; // the output could not be written (disk full, permissions)
+export const EXIT_INTERNAL = 70; // a bug in lcow (sysexits EX_SOFTWARE): please report it
+
+const INTERNAL_CODES = new Set(['ENGINE_TRAPPED', 'ENGINE_BAD_CALL']);
+
+export function exitStatusOf(err: unknown): number {
+  if (!(err instanceof LcowError)) return EXIT_INTERNAL;
+  if (err.code === 'USAGE' || err.code === 'INPUT_OPEN_FAILED') return EXIT_USAGE;
+  if (err.code === 'OUTPUT_WRITE_FAILED') return EXIT_OUTPUT;
+  if (INTERNAL_CODES.has(err.code)) return EXIT_INTERNAL;
+  return EXIT_REFUSED;
+}
+
+/**
+ * `CODE: entry: reason (at input offset N)`; the entry and offset parts appear when
+ * known. Offsets count bytes of the decompressed tar stream.
+ */
+export function describeFailure(err: unknown): string {
+  if (!(err instanceof LcowError)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return `INTERNAL: ${oneLine(message)}`;
+  }
+  const parts = [err.code];
+  if (err.path !== undefined) parts.push(printable(err.path));
+  parts.push(oneLine(err.message));
+  const where = err.offset === undefined ? '' : ` (at input offset ${err.offset})`;
+  return `${parts.join(': ')}${where}`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+/** Entry names are raw bytes from the tar; keep control characters from reaching the terminal. */
+function printable(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\x00-\x1f\x7f]/.test(name) ? JSON.stringify(name) : name;
+}
