@@ -33,6 +33,8 @@ export interface ConvertOptions {
    * random bytes, so the same input gives the same file (overrides the two above).
    */
   uuidFromContent?: boolean;
+  /** Cap on the engine's Wasm memory in bytes (default and maximum 4 GiB). */
+  engineMemoryLimit?: number;
   /** Called with (bytes of input consumed) as the conversion goes. */
   onProgress?: (inputBytes: number) => void;
 }
@@ -99,7 +101,7 @@ async function copyData(reader: ChunkReader, out: OutputFile, position: number, 
  * LcowError carrying hcsshim's message.
  */
 export async function convertStream(reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<StreamResult> {
-  const engine = new Engine(engineOptions(options), options.maxDiskSize);
+  const engine = new Engine(engineOptions(options), options.maxDiskSize, options.engineMemoryLimit);
   let action: number = Action.NextHeader;
   let lastProgress = 0;
   for (;;) {

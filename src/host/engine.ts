@@ -21,7 +21,6 @@ export const ConvertOption = {
 } as const;
 
 interface EngineExports {
-  memory: WebAssembly.Memory;
   begin(options: number, maxDiskSize: number): void;
   headerBuffer(): number;
   uniqueIdBuffer(): number;
@@ -56,28 +55,51 @@ export interface PlannedWrite {
   bytes: Uint8Array;
 }
 
+const PAGE = 65536;
+const INITIAL_PAGES = 64; // asconfig.json initialMemory: the 4 MiB staging area and friends
+/** The wasm32 ceiling, and the default limit: 4 GiB. */
+export const MAX_ENGINE_MEMORY = 65536 * PAGE;
+/** A failed allocation leaves the memory within one request of the limit. */
+const OUT_OF_MEMORY_SLACK = 16 << 20;
+
 export class Engine {
   private readonly exports: EngineExports;
+  private readonly memoryObject: WebAssembly.Memory;
+  private readonly memoryLimit: number;
 
-  constructor(options: number, maxDiskSize: number | undefined) {
-    const instance = new WebAssembly.Instance(engineModule(), {
+  /**
+   * `memoryLimit` caps the engine's Wasm memory (bytes, at most 4 GiB). Metadata of a
+   * layer that needs more fails with ENGINE_OUT_OF_MEMORY instead of a trap.
+   */
+  constructor(options: number, maxDiskSize: number | undefined, memoryLimit = MAX_ENGINE_MEMORY) {
+    const maximumPages = Math.max(INITIAL_PAGES, Math.min(65536, Math.floor(memoryLimit / PAGE)));
+    this.memoryLimit = maximumPages * PAGE;
+    this.memoryObject = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: maximumPages });
+    // Instantiation runs the engine's start function, which allocates too.
+    const instance = this.call(() => new WebAssembly.Instance(engineModule(), {
       env: {
+        memory: this.memoryObject,
         abort: (_message: number, _file: number, line: number, column: number) => {
           throw new LcowError('ENGINE_TRAPPED', `internal error: the conversion engine aborted at ${line}:${column}; please report this with the input that caused it`);
         },
       },
-    });
-    this.exports = instance.exports as unknown as EngineExports;
+    }));
+    // Every call goes through the trap translation: any export may allocate.
+    const guarded: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(instance.exports)) {
+      guarded[name] = typeof value === 'function' ? (...args: number[]) => this.call(() => (value as (...a: number[]) => number)(...args)) : value;
+    }
+    this.exports = guarded as unknown as EngineExports;
     this.exports.begin(options, maxDiskSize ?? -1);
   }
 
   /** Bytes of Wasm memory the engine holds now (never shrinks, so also its peak). */
   get memoryBytes(): number {
-    return this.exports.memory.buffer.byteLength;
+    return this.memoryObject.buffer.byteLength;
   }
 
   private get memory(): ArrayBuffer {
-    return this.exports.memory.buffer;
+    return this.memoryObject.buffer;
   }
 
   /** reply[0..]: action, two operands, segment count, segments. */
@@ -85,13 +107,18 @@ export class Engine {
     return new Float64Array(this.memory, this.exports.replyPointer(), 4 + 2 * 64);
   }
 
-  private call(fn: () => number): number {
+  private call<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
       if (err instanceof LcowError) throw err;
       if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
-        throw new LcowError('ENGINE_OUT_OF_MEMORY', `the conversion engine ran out of memory or trapped (${(err as Error).message})`, { cause: err });
+        // The allocator traps when memory.grow fails; any other trap is a bug.
+        if (this.memoryBytes + OUT_OF_MEMORY_SLACK >= this.memoryLimit) {
+          const mib = Math.round(this.memoryLimit / 2 ** 20);
+          throw new LcowError('ENGINE_OUT_OF_MEMORY', `the layer's metadata needs more than the engine's ${mib} MiB of memory (too many entries, names or xattrs for one image); split the layer${this.memoryLimit < MAX_ENGINE_MEMORY ? ' or raise the limit (lcow convert --engine-memory)' : ''}`, { cause: err });
+        }
+        throw new LcowError('ENGINE_TRAPPED', `internal error: the conversion engine trapped (${(err as Error).message}); please report this with the input that caused it`, { cause: err });
       }
       throw err;
     }
@@ -102,24 +129,24 @@ export class Engine {
   }
 
   pushHeader(inputOffset: number): number {
-    return this.call(() => this.exports.pushHeader(inputOffset));
+    return this.exports.pushHeader(inputOffset);
   }
 
   pushData(): number {
-    return this.call(() => this.exports.pushData());
+    return this.exports.pushData();
   }
 
   copyDone(): number {
-    return this.call(() => this.exports.copyDone());
+    return this.exports.copyDone();
   }
 
   /** End of input inside a header (give its offset) or inside the current entry (-1). */
   inputTruncated(partialHeaderOffset = -1): number {
-    return this.call(() => this.exports.inputTruncated(partialHeaderOffset));
+    return this.exports.inputTruncated(partialHeaderOffset);
   }
 
   closeStep(): number {
-    return this.call(() => this.exports.closeStep());
+    return this.exports.closeStep();
   }
 
   /** Operands of the last reply. */

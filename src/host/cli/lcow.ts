@@ -46,7 +46,8 @@ async function main(): Promise<void> {
         .option('convert-backslash', { type: 'boolean', default: false, description: 'treat "\\" in names as "/"' })
         .option('verity', { type: 'boolean', default: false, description: 'append a dm-verity superblock and hash tree (before any VHD footer)' })
         .option('uuid-from-content', { type: 'boolean', default: false, description: 'derive the VHD and verity ids from the content, so the same input gives the same file' })
-        .option('max-size', { type: 'string', description: 'maximum disk size (bytes, or e.g. 128GiB); default 16GiB' }),
+        .option('max-size', { type: 'string', description: 'maximum disk size (bytes, or e.g. 128GiB); default 16GiB' })
+        .option('engine-memory', { type: 'string', description: "cap on the engine's memory for the layer's metadata (e.g. 512MiB); default and maximum 4GiB" }),
       async (args) => {
         const log = createLogger(args['log-level'] as LogLevel);
         // yargs hands "-" (standard input) over as an empty string.
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
             maxDiskSize: args['max-size'] === undefined ? undefined : parseSize(args['max-size']),
             verity: args.verity,
             uuidFromContent: args['uuid-from-content'],
+            engineMemoryLimit: args['engine-memory'] === undefined ? undefined : parseSize(args['engine-memory']),
             onProgress: (n) => progress.update(n),
           });
           log.info({ input, output: args.output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
