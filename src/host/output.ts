@@ -48,26 +48,38 @@ export class OutputFile {
 
   /** Writes all of `bytes` at `position`. */
   write(bytes: Uint8Array, position: number): void {
-    let done = 0;
-    try {
+    this.guard(() => {
+      let done = 0;
       while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, position + done);
-    } catch (err) {
-      throw new LcowError('OUTPUT_WRITE_FAILED', `cannot write ${this.target}: ${(err as Error).message}`, { cause: err });
-    }
+    });
   }
 
   /** Sets the final length; bytes never written read as zeros. */
   truncate(size: number): void {
-    ftruncateSync(this.fd, size);
+    this.guard(() => ftruncateSync(this.fd, size));
   }
 
-  /** Flushes, closes and renames the temporary file over the target. */
+  /**
+   * Flushes, closes and renames the temporary file over the target. The flush comes
+   * first so that a crash never leaves a renamed but incomplete image, and so that a
+   * file system reporting ENOSPC only at flush time still fails the conversion.
+   */
   commit(): void {
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = -1;
-    renameSync(this.temporary, this.target);
+    this.guard(() => {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = -1;
+      renameSync(this.temporary, this.target);
+    });
     liveTemporaries.delete(this.temporary);
+  }
+
+  private guard(operation: () => void): void {
+    try {
+      operation();
+    } catch (err) {
+      throw new LcowError('OUTPUT_WRITE_FAILED', `cannot write ${this.target}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Removes the temporary file (on any failure). */

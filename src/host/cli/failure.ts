@@ -28,8 +28,13 @@ export function describeFailure(err: unknown): string {
     return `INTERNAL: ${oneLine(message)}`;
   }
   const parts = [err.code];
-  if (err.path !== undefined) parts.push(printable(err.path));
-  parts.push(oneLine(err.message));
+  let reason = oneLine(err.message);
+  if (err.path !== undefined) {
+    parts.push(printable(err.path));
+    // hcsshim's messages often start with the entry name; say it once.
+    if (reason.startsWith(`${err.path}: `)) reason = reason.slice(err.path.length + 2);
+  }
+  parts.push(reason);
   const where = err.offset === undefined ? '' : ` (at input offset ${err.offset})`;
   return `${parts.join(': ')}${where}`;
 }
