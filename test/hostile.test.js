@@ -61,6 +61,32 @@ test('bad checksum', () => {
   refuse(tar(entry({ name: 'a', checksum: '0000001\0' })), 'TAR_INVALID_HEADER');
 });
 
+test('checksums: the unsigned and the signed sum are accepted, anything else is refused', () => {
+  // High bytes in the name make the two sums differ; Go accepts either.
+  const block = header({ name: Buffer.from('caf\xe9-\xff\x80', 'latin1') });
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const c = i >= 148 && i < 156 ? 0x20 : block[i];
+    unsigned += c;
+    signed += c >= 0x80 ? c - 256 : c;
+  }
+  assert.notEqual(unsigned, signed);
+  const withChecksum = (sum) => {
+    const b = Buffer.from(block);
+    Buffer.from(`${sum.toString(8).padStart(6, '0')}\0 `, 'latin1').copy(b, 148);
+    return b;
+  };
+  for (const sum of [unsigned, signed]) {
+    const d = tmpDir('lcow-hostile-');
+    fs.writeFileSync(path.join(d, 'in.tar'), Buffer.concat([withChecksum(sum), Buffer.alloc(1024)]));
+    const r = spawnSync(process.execPath, [LCOW, 'convert', path.join(d, 'in.tar'), '-o', path.join(d, 'out.img')]);
+    assert.equal(r.status, 0, `checksum ${sum}: ${r.stderr}`);
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+  refuse(Buffer.concat([withChecksum(unsigned + 1), Buffer.alloc(1024)]), 'TAR_INVALID_HEADER');
+});
+
 test('non-numeric mode field', () => {
   refuse(tar(entry({ name: 'a', mode: 'abcdefg\0' })), 'TAR_INVALID_HEADER');
 });

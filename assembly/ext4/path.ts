@@ -1,6 +1,7 @@
 // Path cleaning as Go's path.Clean("/" + p)[1:] (spec §3.1), on byte strings.
 
 export function cleanPath(p: string): string {
+  if (isClean(p)) return p; // the common case, without allocating
   const parts: Array<string> = [];
   const n = p.length;
   let i = 0;
@@ -16,6 +17,20 @@ export function cleanPath(p: string): string {
     i = j + 1;
   }
   return parts.join("/");
+}
+
+/** True when cleaning would not change p: no empty, "." or ".." components, no outer slashes. */
+function isClean(p: string): bool {
+  const n = p.length;
+  let start = 0; // start of the current component
+  for (let i = 0; i <= n; i++) {
+    if (i < n && p.charCodeAt(i) != 0x2f) continue;
+    const length = i - start;
+    if (length == 0) return false;
+    if (p.charCodeAt(start) == 0x2e && (length == 1 || (length == 2 && p.charCodeAt(start + 1) == 0x2e))) return false;
+    start = i + 1;
+  }
+  return true;
 }
 
 /** Splits a cleaned path at its last slash: [dir without trailing slash, last]. */

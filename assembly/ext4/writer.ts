@@ -5,7 +5,7 @@
 
 import * as E from "../errors";
 import { fail, failed, wrapFailure } from "../errors";
-import { TarTime } from "../tar/header";
+import { TarTime, ABSENT_TIME } from "../tar/header";
 import { formatDecimal, formatOctal } from "../bytes";
 import { BLOCK_SIZE, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_FLAG_HUGE_FILE, INODE_FLAG_EXTENTS, INODE_FLAG_INLINE_DATA, MAX_FILE_SIZE, MAX_LINKS, FAST_SYMLINK_MAX, INLINE_DATA_MAX, INODE_ROOT, blocksFor } from "./constants";
 import { Inode } from "./inode";
@@ -23,14 +23,24 @@ export class FileRecord {
   uid: u32 = 0;
   gid: u32 = 0;
   size: i64 = 0;
-  atime: TarTime = new TarTime();
-  ctime: TarTime = new TarTime();
-  mtime: TarTime = new TarTime();
-  crtime: TarTime = new TarTime();
+  atime: TarTime = ABSENT_TIME;
+  ctime: TarTime = ABSENT_TIME;
+  mtime: TarTime = ABSENT_TIME;
+  crtime: TarTime = ABSENT_TIME;
   devMajor: u32 = 0;
   devMinor: u32 = 0;
   linkname: string = "";
-  xattrs: Map<string, string> = new Map();
+  /** Allocated on first use: most entries have no xattrs. */
+  private xattrMap: Map<string, string> | null = null;
+
+  get xattrs(): Map<string, string> {
+    if (this.xattrMap == null) this.xattrMap = new Map();
+    return this.xattrMap!;
+  }
+
+  get hasXattrs(): bool {
+    return this.xattrMap != null && this.xattrMap!.size != 0;
+  }
 }
 
 /** Mode, owner, device and times of an inode, times decoded as hcsshim does (spec §7.3). */
@@ -66,6 +76,13 @@ export class Writer {
   /** Where the data of the last created regular file goes (-1 when it takes none). */
   dataOffset: i64 = -1;
   dataInode: Inode | null = null;
+  /**
+   * The directory of the last entry, by cleaned path. Tars list siblings together, so
+   * most entries skip the walk from the root. A directory never leaves its path (it can
+   * only be re-created in place), so the cache cannot go stale.
+   */
+  private lastDirPath: string = "";
+  private lastDir: Inode | null = null;
 
   constructor(maxDiskSize: i64, inlineData: bool) {
     this.maxDiskSize = maxDiskSize;
@@ -145,6 +162,7 @@ export class Writer {
   private findPath(dir: string): Inode | null {
     let node: Inode = this.root;
     if (dir.length == 0) return node;
+    if (this.lastDir != null && dir == this.lastDirPath) return this.lastDir;
     const parts = dir.split("/");
     for (let i = 0; i < parts.length; i++) {
       const children = node.children;
@@ -226,9 +244,9 @@ export class Writer {
     node.devMinor = f.devMinor;
     node.data = null;
     // Old in-inode xattrs are merged in; old block xattrs are not (spec §3.5).
-    const xattrs = f.xattrs;
     const previous = node.inodeXattrs;
     if (previous != null) {
+      const xattrs = f.xattrs;
       for (let i = 0; i < previous.length; i++) {
         if (!xattrs.has(previous[i].fullName)) xattrs.set(previous[i].fullName, previous[i].value);
       }
@@ -264,7 +282,8 @@ export class Writer {
         fail(E.EXT4_INVALID_MODE, "invalid mode " + formatOctal(mode));
         return null;
     }
-    if (xattrs.size != 0 || placement.inode.length != 0) {
+    if (f.hasXattrs || placement.inode.length != 0) {
+      const xattrs = f.xattrs;
       const names = xattrs.keys();
       names.sort();
       for (let i = 0; i < names.length; i++) {
@@ -369,7 +388,9 @@ export class Writer {
   makeParents(name: string): bool {
     if (!this.begin()) return false;
     const clean = cleanPath(name);
-    if (clean.length == 0) return true;
+    const slash = clean.lastIndexOf("/");
+    if (slash < 0) return true; // the parent is the root
+    if (this.lastDir != null && slash == this.lastDirPath.length && clean.startsWith(this.lastDirPath)) return true;
     const parts = clean.split("/");
     let node: Inode = this.root;
     let dirPath = "";
@@ -385,6 +406,10 @@ export class Writer {
         }
       }
       node = node.children!.get(part);
+    }
+    if (node.isDir()) {
+      this.lastDirPath = clean.substring(0, slash);
+      this.lastDir = node;
     }
     return true;
   }

@@ -3,11 +3,11 @@
 // plus what the reader learned around it.
 
 import { TarHeader } from "./header";
-import { PaxRecords } from "./pax";
+import { PaxRecords, NO_PAX_RECORDS } from "./pax";
 import { SparseMap } from "./sparse";
 
 export class TarEntry extends TarHeader {
-  pax: PaxRecords = new PaxRecords();
+  pax: PaxRecords = NO_PAX_RECORDS;
   /** Bytes the archive stores for this member (before sparse expansion). */
   physicalSize: i64 = 0;
   padding: i64 = 0;

@@ -84,6 +84,12 @@ export class TarTime {
   }
 }
 
+/**
+ * The absent time, shared: TarTime values are never changed after construction, so
+ * headers and records start from this one instead of allocating three or four each.
+ */
+export const ABSENT_TIME = new TarTime();
+
 export class TarHeader {
   typeflag: u8 = 0;
   name: string = "";
@@ -94,9 +100,9 @@ export class TarHeader {
   gid: i64 = 0;
   devmajor: i64 = 0;
   devminor: i64 = 0;
-  mtime: TarTime = new TarTime();
-  atime: TarTime = new TarTime();
-  ctime: TarTime = new TarTime();
+  mtime: TarTime = ABSENT_TIME;
+  atime: TarTime = ABSENT_TIME;
+  ctime: TarTime = ABSENT_TIME;
   format: i32 = FORMAT_UNKNOWN;
 }
 
@@ -165,18 +171,37 @@ function bytesEqual(ptr: usize, text: string): bool {
   return true;
 }
 
+const LOW_BYTES: u64 = 0x00ff00ff00ff00ff;
+const HIGH_BITS: u64 = 0x8080808080808080;
+
+/**
+ * The header's checksums with the checksum field counted as spaces: unsigned sum in the
+ * high word, signed sum in the low word. Eight bytes at a time: this runs for every
+ * header, and a byte loop was a visible share of converting small files.
+ */
+function checksums(ptr: usize): u64 {
+  let lanes: u64 = 0; // four 16-bit partial sums; at most 64 * 2 * 255 each, no overflow
+  let highBytes: i32 = 0; // bytes >= 0x80, which count 256 less in the signed sum
+  for (let i = 0; i < BLOCK_SIZE; i += 8) {
+    let x = load<u64>(ptr + <usize>i);
+    // The checksum field (148..155) straddles two words; count it as spaces.
+    if (i == CHKSUM_OFFSET - 4) x = (x & 0x00000000ffffffff) | 0x2020202000000000;
+    else if (i == CHKSUM_OFFSET + 4) x = (x & 0xffffffff00000000) | 0x0000000020202020;
+    lanes += (x & LOW_BYTES) + ((x >> 8) & LOW_BYTES);
+    highBytes += <i32>popcnt(x & HIGH_BITS);
+  }
+  const unsignedSum = <i64>((lanes & 0xffff) + ((lanes >> 16) & 0xffff) + ((lanes >> 32) & 0xffff) + (lanes >> 48));
+  const signedSum = unsignedSum - 256 * <i64>highBytes;
+  return (<u64>unsignedSum << 32) | <u64>(<u32>(<i32>signedSum));
+}
+
 /** Verifies the checksum (signed or unsigned sum) and guesses the format from the magic. */
 export function detectFormat(ptr: usize): i32 {
   const p = new FieldParser();
   const stored = p.octal(ptr + CHKSUM_OFFSET, CHKSUM_LEN);
-  let unsignedSum: i64 = 0;
-  let signedSum: i64 = 0;
-  for (let i = 0; i < BLOCK_SIZE; i++) {
-    let c: i32 = load<u8>(ptr + <usize>i);
-    if (i >= CHKSUM_OFFSET && i < CHKSUM_OFFSET + CHKSUM_LEN) c = 0x20;
-    unsignedSum += c;
-    signedSum += <i8>c;
-  }
+  const sums = checksums(ptr);
+  const unsignedSum = <i64>(sums >> 32);
+  const signedSum = <i64>(<i32>sums);
   if (p.err || (stored != unsignedSum && stored != signedSum)) return FORMAT_UNKNOWN;
   const ustarMagic = bytesEqual(ptr + MAGIC_OFFSET, "ustar\0");
   if (ustarMagic && bytesEqual(ptr + STAR_TRAILER_OFFSET, "tar\0")) return FORMAT_STAR;
@@ -216,8 +241,8 @@ export function decodeHeader(ptr: usize, format: i32, p: FieldParser, h: TarHead
       if (load<u8>(ptr + GNU_ATIME_OFFSET) != 0) h.atime = TarTime.unix(p2.numeric(ptr + GNU_ATIME_OFFSET, GNU_TIME_LEN), 0);
       if (load<u8>(ptr + GNU_CTIME_OFFSET) != 0) h.ctime = TarTime.unix(p2.numeric(ptr + GNU_CTIME_OFFSET, GNU_TIME_LEN), 0);
       if (p2.err) {
-        h.atime = new TarTime();
-        h.ctime = new TarTime();
+        h.atime = ABSENT_TIME;
+        h.ctime = ABSENT_TIME;
         const s = p.string(ptr + USTAR_PREFIX_OFFSET, USTAR_PREFIX_LEN);
         if (isAscii(s)) prefix = s;
       }

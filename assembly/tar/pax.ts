@@ -44,6 +44,9 @@ export class PaxRecords {
   }
 }
 
+/** The records of every entry without a PAX header: shared, never written to. */
+export const NO_PAX_RECORDS = new PaxRecords();
+
 /** Parses a PAX payload; returns null on a malformed record (Go's ErrHeader). */
 export function parsePax(ptr: usize, len: i32): PaxRecords | null {
   const records = new PaxRecords();
