@@ -33,13 +33,6 @@ function isClean(p: string): bool {
   return true;
 }
 
-/** Splits a cleaned path at its last slash: [dir without trailing slash, last]. */
-export function splitLast(clean: string): Array<string> {
-  const slash = clean.lastIndexOf("/");
-  if (slash < 0) return ["", clean];
-  return [clean.substring(0, slash), clean.substring(slash + 1)];
-}
-
 /** Go path.Split: dir keeps its trailing slash; the name is not cleaned. */
 export function splitRaw(p: string): Array<string> {
   const slash = p.lastIndexOf("/");

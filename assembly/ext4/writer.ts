@@ -10,7 +10,7 @@ import { formatDecimal, formatOctal } from "../bytes";
 import { BLOCK_SIZE, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_FLAG_HUGE_FILE, INODE_FLAG_EXTENTS, INODE_FLAG_INLINE_DATA, MAX_FILE_SIZE, MAX_LINKS, FAST_SYMLINK_MAX, INLINE_DATA_MAX, INODE_ROOT, blocksFor } from "./constants";
 import { Inode } from "./inode";
 import { encodeTime, decodeTime } from "./time";
-import { cleanPath, splitLast } from "./path";
+import { cleanPath } from "./path";
 import { Xattr, XattrPlacement, sortBlockXattrs, putXattrBlock } from "./xattr";
 import { leafCount, putExtentLeaf } from "./extents";
 import { groupDescriptorBlocks } from "./layout";
@@ -56,12 +56,6 @@ function attributesOf(node: Inode): FileRecord {
   f.mtime = decodeTime(node.mtime);
   f.crtime = decodeTime(node.crtime);
   return f;
-}
-
-class Lookup {
-  parent: Inode | null = null;
-  existing: Inode | null = null;
-  childName: string = "";
 }
 
 export class Writer {
@@ -128,41 +122,57 @@ export class Writer {
     return this.createInternal("lost+found", lostFound) != null;
   }
 
-  private lookup(name: string, mustExist: bool): Lookup | null {
-    const result = new Lookup();
+  // What the last lookup found (fields rather than a result object: a lookup runs for
+  // every entry). Callers copy them out before the next lookup.
+  private foundParent: Inode | null = null;
+  private foundExisting: Inode | null = null;
+  private foundName: string = "";
+
+  private lookup(name: string, mustExist: bool): bool {
     const clean = cleanPath(name);
     if (clean.length == 0) {
-      result.parent = this.root;
-      result.existing = this.root;
-      return result;
+      this.foundParent = this.root;
+      this.foundExisting = this.root;
+      this.foundName = "";
+      return true;
     }
-    const split = splitLast(clean);
-    const childName = split[1];
+    const slash = clean.lastIndexOf("/");
+    const childName = slash < 0 ? clean : clean.substring(slash + 1);
     if (childName.length == 0 || childName.length > 255) {
       fail(E.EXT4_INVALID_NAME, name + ": invalid name");
-      return null;
+      return false;
     }
-    const parent = this.findPath(split[0]);
+    const parent = this.parentOf(clean, slash);
     if (parent == null || !parent.isDir()) {
       fail(E.EXT4_PATH_NOT_FOUND, name + ": path not found");
-      return null;
+      return false;
     }
     const children = parent.children!;
     const existing = children.has(childName) ? children.get(childName) : null;
     if (existing == null && mustExist) {
       fail(E.EXT4_FILE_NOT_FOUND, name + ": file not found");
-      return null;
+      return false;
     }
-    result.parent = parent;
-    result.existing = existing;
-    result.childName = childName;
-    return result;
+    this.foundParent = parent;
+    this.foundExisting = existing;
+    this.foundName = childName;
+    return true;
+  }
+
+  /** The directory holding cleaned path `clean` whose last slash is at `slash`. */
+  private parentOf(clean: string, slash: i32): Inode | null {
+    if (slash < 0) return this.root;
+    if (this.isLastDir(clean, slash)) return this.lastDir;
+    return this.findPath(clean.substring(0, slash));
+  }
+
+  private isLastDir(clean: string, slash: i32): bool {
+    return this.lastDir != null && slash == this.lastDirPath.length && clean.startsWith(this.lastDirPath);
   }
 
   private findPath(dir: string): Inode | null {
     let node: Inode = this.root;
     if (dir.length == 0) return node;
-    if (this.lastDir != null && dir == this.lastDirPath) return this.lastDir;
     const parts = dir.split("/");
     for (let i = 0; i < parts.length; i++) {
       const children = node.children;
@@ -178,10 +188,10 @@ export class Writer {
   }
 
   private createInternal(name: string, f: FileRecord): Inode | null {
-    const found = this.lookup(name, false);
-    if (found == null) return null;
-    const parent = found.parent!;
-    const existing = found.existing;
+    if (!this.lookup(name, false)) return null;
+    const parent = this.foundParent!;
+    const existing = this.foundExisting;
+    const childName = this.foundName;
     const isDir = (f.mode & S_IFMT) == S_IFDIR;
     let reuse: Inode | null = null;
     if (existing != null) {
@@ -205,7 +215,7 @@ export class Writer {
     }
     if (existing !== child) {
       if (existing != null) existing.linkCount--;
-      parent.children!.set(found.childName, child);
+      parent.children!.set(childName, child);
       child.linkCount++;
       if (child.isDir()) parent.linkCount++;
     }
@@ -360,16 +370,16 @@ export class Writer {
 
   link(target: string, newName: string): bool {
     if (!this.begin()) return false;
-    const found = this.lookup(newName, false);
-    if (found == null) return false;
-    const existing = found.existing;
+    if (!this.lookup(newName, false)) return false;
+    const parent = this.foundParent!;
+    const existing = this.foundExisting;
+    const childName = this.foundName;
     if (existing != null && (existing.isDir() || existing.linkCount < 2)) {
       fail(E.EXT4_LINK_ORPHANS, newName + ": cannot orphan existing file or directory");
       return false;
     }
-    const old = this.lookup(target, true);
-    if (old == null) return false;
-    const oldFile = old.existing!;
+    if (!this.lookup(target, true)) return false;
+    const oldFile = this.foundExisting!;
     if (oldFile.isDir()) {
       fail(E.EXT4_LINK_TO_DIR, newName + ": link target cannot be a directory: " + target);
       return false;
@@ -380,7 +390,7 @@ export class Writer {
     }
     if (existing != null) existing.linkCount--;
     oldFile.linkCount++;
-    found.parent!.children!.set(found.childName, oldFile);
+    parent.children!.set(childName, oldFile);
     return true;
   }
 
@@ -390,7 +400,7 @@ export class Writer {
     const clean = cleanPath(name);
     const slash = clean.lastIndexOf("/");
     if (slash < 0) return true; // the parent is the root
-    if (this.lastDir != null && slash == this.lastDirPath.length && clean.startsWith(this.lastDirPath)) return true;
+    if (this.isLastDir(clean, slash)) return true;
     const parts = clean.split("/");
     let node: Inode = this.root;
     let dirPath = "";
@@ -417,9 +427,8 @@ export class Writer {
   /** The current attributes of an existing name, times decoded (spec §2.6). */
   stat(name: string): FileRecord | null {
     if (!this.begin()) return null;
-    const found = this.lookup(name, true);
-    if (found == null) return null;
-    const node = found.existing!;
+    if (!this.lookup(name, true)) return null;
+    const node = this.foundExisting!;
     const f = attributesOf(node);
     f.size = <i64>node.size;
     if (node.blockXattrs != null) {

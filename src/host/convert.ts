@@ -88,7 +88,8 @@ function writePlanned(engine: Engine, out: OutputFile): void {
 async function copyData(reader: ChunkReader, out: OutputFile, position: number, length: number): Promise<boolean> {
   let done = 0;
   while (done < length) {
-    const view = await reader.take(Math.min(length - done, CHUNK_SIZE));
+    let view = reader.takeBuffered(length - done);
+    if (view.length === 0) view = await reader.take(Math.min(length - done, CHUNK_SIZE));
     if (view.length === 0) return false;
     out.write(view, position + done);
     done += view.length;
@@ -113,7 +114,8 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
     switch (action) {
       case Action.NextHeader: {
         const offset = reader.consumed;
-        const got = await reader.readInto(engine.headerView());
+        const header = engine.headerView();
+        const got = reader.readIntoBuffered(header) ? 512 : await reader.readInto(header);
         if (got === 0) {
           action = Action.End; // a clean end exactly on a header boundary
         } else if (got < 512) {
@@ -138,13 +140,14 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
           if (!(await copyData(reader, out, position, length))) { truncated = true; break; }
           consumed += length;
         }
-        if (!truncated && (await reader.skip(dataBytes - consumed)) < dataBytes - consumed) truncated = true;
+        const rest = dataBytes - consumed;
+        if (!truncated && rest > 0 && !reader.skipBuffered(rest) && (await reader.skip(rest)) < rest) truncated = true;
         if (truncated) {
           action = engine.inputTruncated();
           break;
         }
         // A short read in the padding ends the archive cleanly, as in Go's reader.
-        if (paddingBytes > 0 && (await reader.skip(paddingBytes)) < paddingBytes) {
+        if (paddingBytes > 0 && !reader.skipBuffered(paddingBytes) && (await reader.skip(paddingBytes)) < paddingBytes) {
           action = engine.copyDone();
           if (action === Action.NextHeader) action = Action.End;
           break;

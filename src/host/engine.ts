@@ -55,6 +55,8 @@ export interface PlannedWrite {
   bytes: Uint8Array;
 }
 
+const NO_WRITES: readonly PlannedWrite[] = [];
+
 const PAGE = 65536;
 const INITIAL_PAGES = 64; // asconfig.json initialMemory: the 4 MiB staging area and friends
 /** The wasm32 ceiling, and the default limit: 4 GiB. */
@@ -84,10 +86,19 @@ export class Engine {
         },
       },
     }));
-    // Every call goes through the trap translation: any export may allocate.
+    // Every call goes through the trap translation: any export may allocate. (No rest
+    // arguments or closures per call: this runs several times per tar entry.)
     const guarded: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(instance.exports)) {
-      guarded[name] = typeof value === 'function' ? (...args: number[]) => this.call(() => (value as (...a: number[]) => number)(...args)) : value;
+      if (typeof value !== 'function') continue;
+      const fn = value as (a?: number, b?: number) => number;
+      guarded[name] = (a?: number, b?: number) => {
+        try {
+          return fn(a, b);
+        } catch (err) {
+          throw this.translate(err);
+        }
+      };
     }
     this.exports = guarded as unknown as EngineExports;
     this.exports.begin(options, maxDiskSize ?? -1);
@@ -102,30 +113,40 @@ export class Engine {
     return this.memoryObject.buffer;
   }
 
+  // Views on fixed engine buffers, re-made only when memory growth replaces the ArrayBuffer.
+  private replyView?: Float64Array;
+  private headerBlockView?: Uint8Array;
+
   /** reply[0..]: action, two operands, segment count, segments. */
   private reply(): Float64Array {
-    return new Float64Array(this.memory, this.exports.replyPointer(), 4 + 2 * 64);
+    if (this.replyView?.buffer !== this.memory) this.replyView = new Float64Array(this.memory, this.exports.replyPointer(), 4 + 2 * 64);
+    return this.replyView;
   }
 
   private call<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof LcowError) throw err;
-      if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
-        // The allocator traps when memory.grow fails; any other trap is a bug.
-        if (this.memoryBytes + OUT_OF_MEMORY_SLACK >= this.memoryLimit) {
-          const mib = Math.round(this.memoryLimit / 2 ** 20);
-          throw new LcowError('ENGINE_OUT_OF_MEMORY', `the layer's metadata needs more than the engine's ${mib} MiB of memory (too many entries, names or xattrs for one image); split the layer${this.memoryLimit < MAX_ENGINE_MEMORY ? ' or raise the limit (lcow convert --engine-memory)' : ''}`, { cause: err });
-        }
-        throw new LcowError('ENGINE_TRAPPED', `internal error: the conversion engine trapped (${(err as Error).message}); please report this with the input that caused it`, { cause: err });
-      }
-      throw err;
+      throw this.translate(err);
     }
   }
 
+  /** A trap becomes ENGINE_OUT_OF_MEMORY when memory is at its cap, else ENGINE_TRAPPED. */
+  private translate(err: unknown): unknown {
+    if (err instanceof LcowError) return err;
+    if (!(err instanceof WebAssembly.RuntimeError || err instanceof RangeError)) return err;
+    // The allocator traps when memory.grow fails; any other trap is a bug.
+    if (this.memoryBytes + OUT_OF_MEMORY_SLACK >= this.memoryLimit) {
+      const mib = Math.round(this.memoryLimit / 2 ** 20);
+      const raise = this.memoryLimit < MAX_ENGINE_MEMORY ? ' or raise the limit (lcow convert --engine-memory)' : '';
+      return new LcowError('ENGINE_OUT_OF_MEMORY', `the layer's metadata needs more than the engine's ${mib} MiB of memory (too many entries, names or xattrs for one image); split the layer${raise}`, { cause: err });
+    }
+    return new LcowError('ENGINE_TRAPPED', `internal error: the conversion engine trapped (${(err as Error).message}); please report this with the input that caused it`, { cause: err });
+  }
+
   headerView(): Uint8Array {
-    return new Uint8Array(this.memory, this.exports.headerBuffer(), 512);
+    if (this.headerBlockView?.buffer !== this.memory) this.headerBlockView = new Uint8Array(this.memory, this.exports.headerBuffer(), 512);
+    return this.headerBlockView;
   }
 
   pushHeader(inputOffset: number): number {
@@ -169,8 +190,9 @@ export class Engine {
   }
 
   /** Metadata writes of the last call; views into engine memory, valid until the next call. */
-  writes(): PlannedWrite[] {
+  writes(): readonly PlannedWrite[] {
     const count = this.exports.pendingWrites();
+    if (count === 0) return NO_WRITES;
     const table = new Float64Array(this.memory, this.exports.writesPointer(), count * 3);
     const out: PlannedWrite[] = [];
     for (let i = 0; i < count; i++) {
