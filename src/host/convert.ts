@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Engine, Action, ConvertOption } from './engine.js';
 import { ChunkReader, openInput, CHUNK_SIZE, type OpenedInput } from './input.js';
+import { copyRange, COPY_RANGE_MIN } from './copy-range.js';
 import { OutputFile } from './output.js';
 import { LcowError } from './errors.js';
 import { writeHashTree, treeLayout, contentId, hashFile, VERITY_BLOCK } from './verity.js';
@@ -33,6 +34,8 @@ export interface ConvertOptions {
    * random bytes, so the same input gives the same file (overrides the two above).
    */
   uuidFromContent?: boolean;
+  /** Flush the image to disk before renaming it into place (default true). */
+  sync?: boolean;
   /** Cap on the engine's Wasm memory in bytes (default and maximum 4 GiB). */
   engineMemoryLimit?: number;
   /** Called with (bytes of input consumed) as the conversion goes. */
@@ -87,6 +90,11 @@ function writePlanned(engine: Engine, out: OutputFile): void {
 /** Copies `length` input bytes to the output at `position`; false on end of input. */
 async function copyData(reader: ChunkReader, out: OutputFile, position: number, length: number): Promise<boolean> {
   let done = 0;
+  if (reader.file && length >= COPY_RANGE_MIN) {
+    // Uncompressed tar file: the stream offset is the file offset.
+    done = copyRange(reader.file.fd, reader.consumed, out.descriptor, position, length);
+    reader.skipCopied(done);
+  }
   while (done < length) {
     let view = reader.takeBuffered(length - done);
     if (view.length === 0) view = await reader.take(Math.min(length - done, CHUNK_SIZE));
@@ -172,7 +180,13 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
 /** Converts a tar (file path or "-" for stdin) into an ext4 image or layer.vhd at `target`. */
 export async function convertTar(input: string, target: string, options: ConvertOptions = {}): Promise<ConvertResult> {
   const opened = await openInputOrFail(input);
-  const out = new OutputFile(target);
+  let out: OutputFile;
+  try {
+    out = new OutputFile(target);
+  } catch (err) {
+    opened.close();
+    throw err;
+  }
   try {
     const { ext4Bytes, engineMemoryBytes } = await convertStream(opened.reader, out, { ...options, onProgress: options.onProgress ? () => options.onProgress!(opened.bytesRead()) : undefined });
     out.truncate(ext4Bytes);
@@ -180,11 +194,13 @@ export async function convertTar(input: string, target: string, options: Convert
     const fileBytes = tail.fileBytes;
     const tarBytes = opened.reader.consumed;
     await opened.reader.drain();
-    out.commit();
+    out.commit(options.sync ?? true);
     return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest, engineMemoryBytes };
   } catch (err) {
     out.abandon();
     throw asLcowError(err, input);
+  } finally {
+    opened.close();
   }
 }
 
@@ -219,7 +235,13 @@ function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOptions)
  */
 export async function computeRootDigest(input: string): Promise<string> {
   const opened = await openInputOrFail(input);
-  const out = new OutputFile(join(tmpdir(), 'lcow-root-digest.img'));
+  let out: OutputFile;
+  try {
+    out = new OutputFile(join(tmpdir(), 'lcow-root-digest.img'));
+  } catch (err) {
+    opened.close();
+    throw err;
+  }
   try {
     const { ext4Bytes } = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3 });
     out.truncate(ext4Bytes);
@@ -230,5 +252,6 @@ export async function computeRootDigest(input: string): Promise<string> {
     throw new LcowError(e.code, `failed to convert tar to ext4: ${e.message}`, { path: e.path, offset: e.offset, cause: e });
   } finally {
     out.abandon();
+    opened.close();
   }
 }

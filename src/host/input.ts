@@ -1,7 +1,8 @@
 // Input side: open a file or stdin, detect compression by magic, and read the tar
 // stream in large chunks with a pull interface the conversion loop can drive.
 
-import { createReadStream, statSync } from 'node:fs';
+import { fstatSync, openSync, closeSync, read } from 'node:fs';
+import { promisify } from 'node:util';
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { LcowError } from './errors.js';
@@ -31,6 +32,45 @@ export function detectCompression(head: Buffer): Compression {
  * Pull reader over a byte stream. `take` hands out views of the current chunk so the
  * caller can write file data straight from it to the output without copying.
  */
+const readAt = promisify(read);
+
+/**
+ * A regular file read in chunks at explicit positions, so that a reader can jump over
+ * bytes it had the kernel copy (copy_file_range) instead of reading them.
+ */
+export class FileChunks implements AsyncIterable<Buffer> {
+  readonly fd: number;
+  readonly size: number;
+  /** Where the next chunk is read from. */
+  position = 0;
+
+  constructor(path: string) {
+    this.fd = openSync(path, 'r');
+    try {
+      const stat = fstatSync(this.fd);
+      if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      this.size = stat.size;
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
+      const { bytesRead } = await readAt(this.fd, buffer, 0, CHUNK_SIZE, this.position);
+      if (bytesRead === 0) return;
+      this.position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 export class ChunkReader {
   private readonly iterator: AsyncIterator<Buffer>;
   private chunk: Buffer = Buffer.alloc(0);
@@ -38,9 +78,28 @@ export class ChunkReader {
   private ended = false;
   /** Bytes consumed so far (offset in the decompressed tar stream). */
   consumed = 0;
+  /** Set when the stream is this file's bytes from offset 0: copies can bypass reading. */
+  readonly file?: FileChunks;
 
-  constructor(stream: AsyncIterable<Buffer>) {
+  constructor(stream: AsyncIterable<Buffer>, file?: FileChunks) {
     this.iterator = stream[Symbol.asyncIterator]();
+    this.file = file;
+  }
+
+  /**
+   * Consumes n bytes that the caller copied straight from the file: what is buffered is
+   * dropped and the next read starts after them.
+   */
+  skipCopied(n: number): void {
+    const buffered = this.chunk.length - this.position;
+    this.consumed += n;
+    if (n <= buffered) {
+      this.position += n;
+      return;
+    }
+    this.chunk = Buffer.alloc(0);
+    this.position = 0;
+    this.file!.position = this.consumed;
   }
 
   private async fill(): Promise<boolean> {
@@ -116,14 +175,20 @@ export class ChunkReader {
     return done;
   }
 
-  /** Reads and discards the rest of the input (hcsshim's CLI drains its input). */
+  /**
+   * Reads and discards the rest of a stream (hcsshim's CLI drains its input, so that a
+   * writer on a pipe does not fail); a file needs no draining.
+   */
   async drain(): Promise<void> {
+    if (this.file) return;
     while ((await this.take(CHUNK_SIZE)).length > 0) { /* discard */ }
   }
 }
 
 export interface OpenedInput {
   reader: ChunkReader;
+  /** Releases the input file (a no-op for stdin). */
+  close(): void;
   compression: Compression;
   /** Size of the input file when known (for progress), else undefined. */
   size?: number;
@@ -133,15 +198,24 @@ export interface OpenedInput {
 
 /** Opens `path` ("-" for stdin) and inflates gzip or zstd when the magic says so. */
 export async function openInput(path: string): Promise<OpenedInput> {
-  const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: CHUNK_SIZE });
-  const size = path === '-' ? undefined : statSync(path).size;
+  const file = path === '-' ? undefined : new FileChunks(path);
+  const raw: AsyncIterable<Buffer> = file ?? process.stdin;
+  const size = file?.size;
+  const close = () => file?.close();
   let rawBytes = 0;
   // One iterator for the whole stream: the first chunk decides the compression.
-  const iterator = (raw as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const head = await iterator.next();
+  const iterator = raw[Symbol.asyncIterator]();
+  let head: IteratorResult<Buffer>;
+  let compression: Compression;
+  try {
+    head = await iterator.next();
+    compression = detectCompression(head.done ? Buffer.alloc(0) : head.value);
+  } catch (err) {
+    close();
+    throw err;
+  }
   const first: Buffer = head.done ? Buffer.alloc(0) : head.value;
   rawBytes += first.length;
-  const compression = detectCompression(first);
   async function* rawChunks(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
@@ -149,14 +223,21 @@ export async function openInput(path: string): Promise<OpenedInput> {
       yield next.value;
     }
   }
-  let source: AsyncIterable<Buffer> = rawChunks();
-  if (compression !== 'none') {
-    const inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : createZstd();
-    // pipeline, not pipe: a read error on the file must end the inflated stream too.
-    source = pipeline(Readable.from(rawChunks()), inflate, () => {});
-    source = corruptionAsLcowError(source, compression);
+  if (compression === 'none') {
+    const reader = new ChunkReader(rawChunks(), file);
+    // Bytes copied in the kernel are never read, so progress counts consumed bytes.
+    return { reader, compression, size, close, bytesRead: () => reader.consumed };
   }
-  return { reader: new ChunkReader(source), compression, size, bytesRead: () => rawBytes };
+  let inflate: zlib.Gunzip;
+  try {
+    inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : createZstd();
+  } catch (err) {
+    close();
+    throw err;
+  }
+  // pipeline, not pipe: a read error on the file must end the inflated stream too.
+  const source = corruptionAsLcowError(pipeline(Readable.from(rawChunks()), inflate, () => {}), compression);
+  return { reader: new ChunkReader(source), compression, size, close, bytesRead: () => rawBytes };
 }
 
 function createZstd(): zlib.Gunzip {

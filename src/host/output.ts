@@ -62,11 +62,12 @@ export class OutputFile {
   /**
    * Flushes, closes and renames the temporary file over the target. The flush comes
    * first so that a crash never leaves a renamed but incomplete image, and so that a
-   * file system reporting ENOSPC only at flush time still fails the conversion.
+   * file system reporting ENOSPC only at flush time still fails the conversion;
+   * `sync = false` skips it for callers that flush themselves or do not care.
    */
-  commit(): void {
+  commit(sync = true): void {
     this.guard(() => {
-      fsyncSync(this.fd);
+      if (sync) fsyncSync(this.fd);
       closeSync(this.fd);
       this.fd = -1;
       renameSync(this.temporary, this.target);

@@ -5,9 +5,6 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { statSync } from 'node:fs';
 import { convertTar, computeRootDigest } from '../convert.js';
-import { verifyImage, formatVerification } from '../verify.js';
-import { inspectImage, formatSummary } from '../inspect.js';
-import { diffImages, formatDiff } from '../image-diff.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { Progress } from '../progress.js';
 import { LcowError } from '../errors.js';
@@ -47,6 +44,7 @@ async function main(): Promise<void> {
         .option('verity', { type: 'boolean', default: false, description: 'append a dm-verity superblock and hash tree (before any VHD footer)' })
         .option('uuid-from-content', { type: 'boolean', default: false, description: 'derive the VHD and verity ids from the content, so the same input gives the same file' })
         .option('max-size', { type: 'string', description: 'maximum disk size (bytes, or e.g. 128GiB); default 16GiB' })
+        .option('sync', { type: 'boolean', default: true, description: 'flush the image to disk before renaming it into place (--no-sync skips it, as cp does)' })
         .option('engine-memory', { type: 'string', description: "cap on the engine's memory for the layer's metadata (e.g. 512MiB); default and maximum 4GiB" }),
       async (args) => {
         const log = createLogger(args['log-level'] as LogLevel);
@@ -64,6 +62,7 @@ async function main(): Promise<void> {
             maxDiskSize: args['max-size'] === undefined ? undefined : parseSize(args['max-size']),
             verity: args.verity,
             uuidFromContent: args['uuid-from-content'],
+            sync: args.sync,
             engineMemoryLimit: args['engine-memory'] === undefined ? undefined : parseSize(args['engine-memory']),
             onProgress: (n) => progress.update(n),
           });
@@ -80,7 +79,10 @@ async function main(): Promise<void> {
         .positional('image', { type: 'string', demandOption: true })
         .option('diff', { type: 'string', description: 'compare with this image and name the first differing block and its structure' })
         .option('json', { type: 'boolean', default: false, description: 'print JSON' }),
-      (args) => {
+      async (args) => {
+        // Loaded on demand: only convert has to start fast.
+        const { inspectImage, formatSummary } = await import('../inspect.js');
+        const { diffImages, formatDiff } = await import('../image-diff.js');
         if (args.diff !== undefined) {
           const d = diffImages(args.image, args.diff);
           if (args.json) process.stdout.write(`${JSON.stringify(d)}\n`);
@@ -106,7 +108,8 @@ async function main(): Promise<void> {
       (y) => y
         .positional('image', { type: 'string', demandOption: true })
         .option('root-digest', { type: 'string', description: 'also require this root digest (hex)' }),
-      (args) => {
+      async (args) => {
+        const { verifyImage, formatVerification } = await import('../verify.js');
         const result = verifyImage(args.image, args['root-digest']);
         process.stdout.write(`${formatVerification(result)}\n`);
         process.exitCode = result.ok ? 0 : 1;
