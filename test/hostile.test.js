@@ -185,6 +185,39 @@ test('corrupt compressed input: gzip cut short and gzip with garbage', () => {
   refuse(garbage, 'INPUT_CORRUPT_COMPRESSION');
 });
 
+/** A PAX 1.0 sparse member: the map text in whole blocks, then `data`. */
+function sparse10(mapText, data, realSize) {
+  const map = Buffer.from(mapText, 'latin1');
+  const mapBlocks = Buffer.concat([map, Buffer.alloc((512 - (map.length % 512)) % 512)]);
+  const records = paxRecord('GNU.sparse.major', '1') + paxRecord('GNU.sparse.minor', '0') + paxRecord('GNU.sparse.name', 'sparse.bin') + paxRecord('GNU.sparse.realsize', String(realSize));
+  return [paxHeader(records), entry({ name: 'GNUSparseFile.0/sparse.bin' }, Buffer.concat([mapBlocks, data]))];
+}
+
+test('sparse 1.0 map: a long map is read in linear time', () => {
+  // 200,000 fragments of one byte each, every other byte: 2.6 MB of map text.
+  const n = 200000;
+  const lines = [String(n)];
+  for (let i = 0; i < n; i++) lines.push(String(2 * i), '1');
+  const d = tmpDir('lcow-hostile-');
+  fs.writeFileSync(path.join(d, 'in.tar'), tar(sparse10(`${lines.join('\n')}\n`, Buffer.alloc(n, 0x61), 2 * n)));
+  // The timeout only guards against the quadratic parser this replaced, which took
+  // minutes here; it is not a speed assertion.
+  const r = spawnSync(process.execPath, [LCOW, 'convert', path.join(d, 'in.tar'), '-o', path.join(d, 'out.img')], { timeout: 120_000 });
+  assert.equal(r.signal, null, 'did not finish');
+  assert.equal(r.status, 0, r.stderr.toString());
+  fs.rmSync(d, { recursive: true, force: true });
+});
+
+test('sparse 1.0 map: an entry count the data cannot hold ends as a truncated tar', () => {
+  refuse(tar(sparse10('1000000000000000\n1\n2\n', Buffer.alloc(0), 10)), 'TAR_UNEXPECTED_EOF');
+});
+
+test('sparse 1.0 map: a malformed number or an over-long token', () => {
+  refuse(tar(sparse10('2\n0\n1\nx\n1\n', Buffer.alloc(2, 0x61), 10)), 'TAR_INVALID_HEADER');
+  refuse(tar(sparse10(`1\n${'9'.repeat(5000)}\n1\n`, Buffer.alloc(1, 0x61), 10)), 'TAR_INVALID_HEADER');
+  refuse(tar(sparse10('-1\n', Buffer.alloc(0), 10)), 'TAR_INVALID_HEADER');
+});
+
 test('random bytes', () => {
   let x = 12345;
   const bytes = Buffer.alloc(64 * 1024, 0).map(() => (x = (x * 1103515245 + 12345) >>> 0) >>> 24);

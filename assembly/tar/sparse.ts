@@ -2,7 +2,7 @@
 // archive/tar reads them. A sparse map lists the data fragments; everything else in
 // the file is a hole that reads as zeros.
 
-import { byteAt, parseDecimal } from "../bytes";
+import { byteAt, parseDecimal, ParsedInt, latin1FromMemory } from "../bytes";
 import { FieldParser, SPARSE_ENTRY_LEN } from "./header";
 import { PaxRecords, GNU_SPARSE_MAP, GNU_SPARSE_NUMBLOCKS } from "./pax";
 
@@ -72,42 +72,61 @@ export function readPaxMap01(records: PaxRecords): SparseMap | null {
   return map;
 }
 
+const MAX_TOKEN: i32 = 64;
+
 /**
  * Sparse 1.0 keeps its map at the start of the file data as newline-terminated
- * decimals, in whole 512-byte blocks. Fed one block at a time, as Go reads it.
+ * decimals, in whole 512-byte blocks. Fed one block at a time, as Go reads it, and
+ * tokenised as the blocks arrive, so that a long map costs linear time and memory for
+ * its entries only (Go buffers the text; the outcome is the same).
  */
 export class Map1x0Reader {
-  private text: string = "";
-  private newlines: i64 = 0;
+  /** The token being read; only its first MAX_TOKEN bytes are kept. */
+  private token: StaticArray<u8> = new StaticArray<u8>(MAX_TOKEN);
+  private tokenLength: i32 = 0;
+  private pendingOffset: i64 = 0;
+  private tokens: i64 = 0; // complete tokens so far, the count included
   private entries: i64 = -1; // not yet known
+  /** A malformed entry token: Go fails, but only after reading the whole map. */
+  private malformed: bool = false;
   failed: bool = false;
   map: SparseMap = new SparseMap();
 
-  /** Returns true when the map is complete. */
+  /** Returns true when the map is complete (or failed). */
   feed(block: string): bool {
-    this.text += block;
-    for (let i = 0; i < block.length; i++) if (byteAt(block, i) == 0x0a) this.newlines++;
-    if (this.entries < 0) {
-      if (this.newlines < 1) return false;
-      const count = parseDecimal(this.nextToken());
-      if (!count.ok || count.value < 0 || count.value > 0x3fffffffffffffff) { this.failed = true; return true; }
-      this.entries = count.value;
+    for (let i = 0; i < block.length; i++) {
+      const c = byteAt(block, i);
+      if (c != 0x0a) {
+        // An int64 has at most 20 characters: a longer token is invalid whatever follows.
+        if (this.tokenLength < MAX_TOKEN) this.token[this.tokenLength] = <u8>c;
+        this.tokenLength++;
+        continue;
+      }
+      if (this.completeToken()) return true;
     }
-    if (this.newlines < 2 * this.entries) return false;
-    for (let i: i64 = 0; i < this.entries; i++) {
-      const offset = parseDecimal(this.nextToken());
-      const length = parseDecimal(this.nextToken());
-      if (!offset.ok || !length.ok) { this.failed = true; return true; }
-      this.map.push(offset.value, length.value);
-    }
-    return true;
+    return false;
   }
 
-  private nextToken(): string {
-    this.newlines--;
-    const nl = this.text.indexOf("\n");
-    const token = this.text.substring(0, nl);
-    this.text = this.text.substring(nl + 1);
-    return token;
+  /** Takes the finished token; true when the map is done. */
+  private completeToken(): bool {
+    const parsed = this.tokenLength > MAX_TOKEN ? new ParsedInt() : parseDecimal(latin1FromMemory(changetype<usize>(this.token), this.tokenLength));
+    this.tokenLength = 0;
+    this.tokens++;
+    if (this.entries < 0) {
+      if (!parsed.ok || parsed.value < 0 || parsed.value > 0x3fffffffffffffff) {
+        this.failed = true;
+        return true;
+      }
+      this.entries = parsed.value;
+    } else if (!parsed.ok) {
+      this.malformed = true;
+    } else if ((this.tokens & 1) == 0) {
+      this.pendingOffset = parsed.value;
+    } else if (!this.malformed) {
+      this.map.push(this.pendingOffset, parsed.value);
+    }
+    if (this.tokens < 1 + 2 * this.entries) return false;
+    if (this.malformed) this.failed = true;
+    return true;
   }
 }
