@@ -32,6 +32,8 @@ let headerOffset: f64 = 0;
 // Sparse members copied in several rounds of at most MAX_SEGMENTS fragments.
 let pendingEntry: TarEntry | null = null;
 let pendingFragment: i32 = 0;
+/** Sum of the map lengths before pendingFragment (kept, not recomputed: maps can be long). */
+let pendingMapBytes: i64 = 0;
 let pendingDataOffset: f64 = 0;
 let pendingFailure: i32 = E.OK;
 let readingInline: bool = false;
@@ -100,6 +102,7 @@ function processEntry(e: TarEntry): i32 {
   if (w.dataOffset < 0) return copyPlan(<f64>e.physicalSize, <f64>e.padding);
   pendingEntry = e;
   pendingFragment = 0;
+  pendingMapBytes = 0;
   pendingDataOffset = <f64>w.dataOffset;
   return nextCopyRound();
 }
@@ -114,8 +117,7 @@ function nextCopyRound(): i32 {
   }
   const map = e.sparse!;
   let consumed: i64 = 0;
-  let available = e.physicalSize;
-  for (let i = 0; i < pendingFragment; i++) available -= map.lengths[i];
+  let available = e.physicalSize - pendingMapBytes;
   if (available < 0) available = 0;
   let n = 0;
   while (pendingFragment < map.count && n < MAX_SEGMENTS) {
@@ -127,6 +129,7 @@ function nextCopyRound(): i32 {
       n++;
     }
     consumed += length;
+    pendingMapBytes += map.lengths[pendingFragment];
     pendingFragment++;
   }
   if (pendingFragment < map.count) return setReply(ACTION_COPY, <f64>consumed, -1); // more rounds follow
