@@ -25,26 +25,28 @@ export function exitStatusOf(err: unknown): number {
 export function describeFailure(err: unknown): string {
   if (!(err instanceof LcowError)) {
     const message = err instanceof Error ? err.message : String(err);
-    return `INTERNAL: ${oneLine(message)}`;
+    return `INTERNAL: ${printable(message)}`;
   }
   const parts = [err.code];
-  let reason = oneLine(err.message);
+  let reason = err.message;
   if (err.path !== undefined) {
     parts.push(printable(err.path));
     // hcsshim's messages often start with the entry name; say it once.
     if (reason.startsWith(`${err.path}: `)) reason = reason.slice(err.path.length + 2);
   }
-  parts.push(reason);
+  parts.push(printable(reason));
   const where = err.offset === undefined ? '' : ` (at input offset ${err.offset})`;
   return `${parts.join(': ')}${where}`;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ');
-}
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-/** Entry names are raw bytes from the tar; keep control characters from reaching the terminal. */
-function printable(name: string): string {
+/**
+ * Entry names are raw bytes from the tar and reach messages too: escape control
+ * characters (C0, DEL, C1) so that one failure stays one line and no escape sequence
+ * reaches the terminal.
+ */
+function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return /[\x00-\x1f\x7f]/.test(name) ? JSON.stringify(name) : name;
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
