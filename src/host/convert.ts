@@ -99,7 +99,7 @@ async function copyData(reader: ChunkReader, out: OutputFile, position: number, 
     let view = reader.takeBuffered(length - done);
     if (view.length === 0) view = await reader.take(Math.min(length - done, CHUNK_SIZE));
     if (view.length === 0) return false;
-    out.write(view, position + done);
+    out.writeData(view, position + done);
     done += view.length;
   }
   return true;

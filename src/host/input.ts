@@ -7,7 +7,7 @@ import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { LcowError } from './errors.js';
 
-export const CHUNK_SIZE = 4 << 20;
+export const CHUNK_SIZE = 1 << 20;
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -56,14 +56,30 @@ export class FileChunks implements AsyncIterable<Buffer> {
     }
   }
 
+  /**
+   * Chunks in order from `position`. The next chunk is read while the caller works on
+   * this one (the read runs on libuv's thread pool); a prefetch made stale by a jump of
+   * `position` is dropped.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    let prefetch = this.readChunk(this.position);
     for (;;) {
-      const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
-      const { bytesRead } = await readAt(this.fd, buffer, 0, CHUNK_SIZE, this.position);
-      if (bytesRead === 0) return;
-      this.position += bytesRead;
-      yield buffer.subarray(0, bytesRead);
+      let chunk = await prefetch;
+      if (chunk.position !== this.position) chunk = await this.readChunk(this.position);
+      if (chunk.bytes.length === 0) return;
+      this.position += chunk.bytes.length;
+      prefetch = this.readChunk(this.position);
+      // Awaited on the next round, or never if the caller stops early: then its error
+      // (the file closed under it, say) must not surface as an unhandled rejection.
+      prefetch.catch(() => {});
+      yield chunk.bytes;
     }
+  }
+
+  private async readChunk(position: number): Promise<{ position: number; bytes: Buffer }> {
+    const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
+    const { bytesRead } = await readAt(this.fd, buffer, 0, CHUNK_SIZE, position);
+    return { position, bytes: buffer.subarray(0, bytesRead) };
   }
 
   close(): void {
