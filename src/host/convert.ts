@@ -190,7 +190,7 @@ export async function convertTar(input: string, target: string, options: Convert
   try {
     const { ext4Bytes, engineMemoryBytes } = await convertStream(opened.reader, out, { ...options, onProgress: options.onProgress ? () => options.onProgress!(opened.bytesRead()) : undefined });
     out.truncate(ext4Bytes);
-    const tail = appendTail(out, ext4Bytes, options);
+    const tail = await appendTail(out, ext4Bytes, options);
     const fileBytes = tail.fileBytes;
     const tarBytes = opened.reader.consumed;
     await opened.reader.drain();
@@ -205,14 +205,14 @@ export async function convertTar(input: string, target: string, options: Convert
 }
 
 /** Appends what follows the ext4 image: dm-verity superblock and tree, then the VHD footer. */
-function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOptions): { fileBytes: number; rootDigest?: string } {
+async function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOptions): Promise<{ fileBytes: number; rootDigest?: string }> {
   const engine = new Engine(0, undefined);
   let fileBytes = ext4Bytes;
   let rootDigest: Buffer | undefined;
   let verityUuid: Uint8Array | undefined;
   if (options.verity) {
     const dataBlocks = ext4Bytes / VERITY_BLOCK;
-    rootDigest = writeHashTree(out.descriptor, dataBlocks, ext4Bytes + VERITY_BLOCK);
+    rootDigest = await writeHashTree(out.descriptor, dataBlocks, ext4Bytes + VERITY_BLOCK);
     verityUuid = options.uuidFromContent ? contentId('verity uuid', rootDigest) : (options.verityUuid ?? randomBytes(16));
     out.write(engine.veritySuperblock(dataBlocks, verityUuid), ext4Bytes);
     fileBytes += VERITY_BLOCK * (1 + treeLayout(dataBlocks).treeBlocks);
@@ -245,7 +245,7 @@ export async function computeRootDigest(input: string): Promise<string> {
   try {
     const { ext4Bytes } = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3 });
     out.truncate(ext4Bytes);
-    return writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes).toString('hex');
+    return (await writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes)).toString('hex');
   } catch (err) {
     // hcsshim wraps every conversion failure here; keep its wording.
     const e = asLcowError(err, input);

@@ -4,12 +4,17 @@
 
 import { createHash } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 export const VERITY_BLOCK = 4096;
 export const VERITY_SALT = Buffer.alloc(32);
 const DIGEST_SIZE = 32;
 const DIGESTS_PER_BLOCK = VERITY_BLOCK / DIGEST_SIZE;
 const IO_BLOCKS = 1024; // 4 MiB per read
+/** Below this many data blocks (256 MiB) one thread hashes faster than starting workers. */
+const PARALLEL_MIN_BLOCKS = 65536;
+const MAX_WORKERS = 4;
 
 export interface TreeLayout {
   /** Blocks per level, level 0 (over the data) first. */
@@ -55,7 +60,7 @@ function readFully(fd: number, buffer: Buffer, length: number, position: number)
  * Hashes `blocks` blocks starting at byte `from` of fd, handing each finished 4096-byte
  * hash block (zero padded) to `emit(index, block)`.
  */
-function hashLevel(fd: number, from: number, blocks: number, emit: (index: number, block: Buffer) => void): void {
+export function hashLevel(fd: number, from: number, blocks: number, emit: (index: number, block: Buffer) => void): void {
   const input = Buffer.alloc(IO_BLOCKS * VERITY_BLOCK);
   let out = Buffer.alloc(VERITY_BLOCK);
   let filled = 0;
@@ -75,19 +80,56 @@ function hashLevel(fd: number, from: number, blocks: number, emit: (index: numbe
   if (filled > 0) emit(emitted, out);
 }
 
+/** Hashes `blocks` blocks at byte `from` and writes the hash blocks from byte `to`. */
+export function writeLevel(fd: number, from: number, blocks: number, to: number): void {
+  hashLevel(fd, from, blocks, (index, block) => {
+    writeSync(fd, block, 0, VERITY_BLOCK, to + index * VERITY_BLOCK);
+  });
+}
+
+/**
+ * Level 0 over `dataBlocks` blocks, written at byte `levelStart`. Each worker takes a run
+ * of whole hash blocks (128 data blocks each), so no hash block is shared between two.
+ */
+async function hashRangesInWorkers(fd: number, dataBlocks: number, levelStart: number): Promise<void> {
+  const workers = Math.min(MAX_WORKERS, availableParallelism());
+  if (dataBlocks < PARALLEL_MIN_BLOCKS || workers < 2) {
+    writeLevel(fd, 0, dataBlocks, levelStart);
+    return;
+  }
+  const hashBlocks = Math.ceil(dataBlocks / DIGESTS_PER_BLOCK);
+  const perWorker = Math.ceil(hashBlocks / workers);
+  const runs: Promise<void>[] = [];
+  for (let first = 0; first < hashBlocks; first += perWorker) {
+    const count = Math.min(perWorker, hashBlocks - first) * DIGESTS_PER_BLOCK;
+    const range = { fd, from: first * DIGESTS_PER_BLOCK * VERITY_BLOCK, blocks: Math.min(count, dataBlocks - first * DIGESTS_PER_BLOCK), to: levelStart + first * VERITY_BLOCK };
+    runs.push(runWorker(range));
+  }
+  await Promise.all(runs);
+}
+
+function runWorker(range: { fd: number; from: number; blocks: number; to: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./verity-worker.js', import.meta.url), { workerData: range });
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`verity worker exited with status ${code}`))));
+  });
+}
+
 /**
  * Builds the tree over the first dataBlocks blocks of fd and writes it at treeOffset.
  * Returns the root digest, sha256(salt ‖ top block).
  */
-export function writeHashTree(fd: number, dataBlocks: number, treeOffset: number): Buffer {
+export async function writeHashTree(fd: number, dataBlocks: number, treeOffset: number): Promise<Buffer> {
   const layout = treeLayout(dataBlocks);
-  let source = 0;
-  let sourceBlocks = dataBlocks;
-  for (let level = 0; level < layout.levelBlocks.length; level++) {
+  // Level 0 reads and hashes every image byte: SHA-256 is the cost, so large images are
+  // split over worker threads. The levels above are 128 times smaller each.
+  await hashRangesInWorkers(fd, dataBlocks, treeOffset + layout.levelOffsets[0]);
+  let source = treeOffset + layout.levelOffsets[0];
+  let sourceBlocks = layout.levelBlocks[0];
+  for (let level = 1; level < layout.levelBlocks.length; level++) {
     const levelStart = treeOffset + layout.levelOffsets[level];
-    hashLevel(fd, source, sourceBlocks, (index, block) => {
-      writeSync(fd, block, 0, VERITY_BLOCK, levelStart + index * VERITY_BLOCK);
-    });
+    writeLevel(fd, source, sourceBlocks, levelStart);
     source = levelStart;
     sourceBlocks = layout.levelBlocks[level];
   }
