@@ -28,10 +28,6 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
-/**
- * Pull reader over a byte stream. `take` hands out views of the current chunk so the
- * caller can write file data straight from it to the output without copying.
- */
 const readAt = promisify(read);
 
 /**
@@ -87,6 +83,10 @@ export class FileChunks implements AsyncIterable<Buffer> {
   }
 }
 
+/**
+ * Pull reader over a byte stream. `take` hands out views of the current chunk so the
+ * caller can write file data straight from it to the output without copying.
+ */
 export class ChunkReader {
   private readonly iterator: AsyncIterator<Buffer>;
   private chunk: Buffer = Buffer.alloc(0);
