@@ -197,11 +197,12 @@ function finishInline(): i32 {
   }
   const data = latin1FromMemory(bytes.dataStart, size);
   node.data = data;
+  // The reserved system.data is always the first in-inode entry (spec §9); hcsshim
+  // rewrites that entry alone with the data. A second system.data, merged from an older
+  // version of a re-created file (spec §3.5), keeps its placeholder value.
   const xattrs = node.inodeXattrs;
-  if (xattrs != null) {
-    for (let i = 0; i < xattrs.length; i++) {
-      if (xattrs[i].fullName == "system.data") xattrs[i].value = size > 60 ? data.substring(60) : "";
-    }
+  if (xattrs != null && xattrs.length > 0 && xattrs[0].fullName == "system.data") {
+    xattrs[0].value = size > 60 ? data.substring(60) : "";
   }
   return copyPlan(<f64>(e.physicalSize - consumed), <f64>e.padding);
 }

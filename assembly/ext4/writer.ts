@@ -258,7 +258,12 @@ export class Writer {
     if (previous != null) {
       const xattrs = f.xattrs;
       for (let i = 0; i < previous.length; i++) {
-        if (!xattrs.has(previous[i].fullName)) xattrs.set(previous[i].fullName, previous[i].value);
+        const name = previous[i].fullName;
+        if (xattrs.has(name)) continue;
+        // hcsshim decodes the old in-inode area before Close has put the file data in
+        // it: an old system.data still holds its zero placeholder.
+        const value = name == "system.data" ? "\0".repeat(previous[i].value.length) : previous[i].value;
+        xattrs.set(name, value);
       }
     }
     const placement = new XattrPlacement();
