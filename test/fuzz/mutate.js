@@ -5,6 +5,7 @@
 
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
+import { checksumOf } from '../helpers/raw-tar.js';
 
 const BLOCK = 512;
 
@@ -68,9 +69,7 @@ export function headerLayout(buf) {
 /** Go's checksum: unsigned sum of the header with the checksum field read as spaces. */
 export function fixChecksum(buf, at) {
   if (at + BLOCK > buf.length) return;
-  buf.fill(0x20, at + 148, at + 156);
-  let sum = 0;
-  for (let i = at; i < at + BLOCK; i++) sum += buf[i];
+  const sum = checksumOf(buf.subarray(at, at + BLOCK));
   buf.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 'latin1');
 }
 

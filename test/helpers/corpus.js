@@ -238,7 +238,8 @@ export function ext4BytesOf(buf) {
   return blocks * (1024 << logBlock);
 }
 
-function readRange(fd, pos, len) {
+/** Up to `len` bytes at `pos` of fd (fewer at end of file). */
+export function readRange(fd, pos, len) {
   const b = Buffer.alloc(len);
   let off = 0;
   while (off < len) {

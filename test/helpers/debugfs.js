@@ -12,22 +12,12 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256File, tmpDir, toolPath } from './corpus.js';
+import { readRange, sha256File, tmpDir, toolPath } from './corpus.js';
 
 // ------------------------------------------------------------ tar reader ----
 
 const BLOCK = 512;
 
-function readAt(fd, pos, len) {
-  const b = Buffer.alloc(len);
-  let off = 0;
-  while (off < len) {
-    const n = fs.readSync(fd, b, off, len - off, pos + off);
-    if (n === 0) break;
-    off += n;
-  }
-  return off === len ? b : b.subarray(0, off);
-}
 
 function cstr(b) {
   const z = b.indexOf(0);
@@ -100,19 +90,19 @@ export function readTarEntries(tarPath) {
     let longName = null;
     let longLink = null;
     const readData = (size) => {
-      const d = readAt(fd, pos, size);
+      const d = readRange(fd, pos, size);
       if (d.length !== size) throw new Error('tar: unexpected EOF');
       pos += Math.ceil(size / BLOCK) * BLOCK;
       return d;
     };
     for (;;) {
       if (pos >= fileSize) break;
-      const h = readAt(fd, pos, BLOCK);
+      const h = readRange(fd, pos, BLOCK);
       if (h.length < BLOCK) throw new Error('tar: unexpected EOF');
       pos += BLOCK;
       if (h.every((c) => c === 0)) {
         if (pos >= fileSize) break;
-        const h2 = readAt(fd, pos, BLOCK);
+        const h2 = readRange(fd, pos, BLOCK);
         if (h2.every((c) => c === 0)) break;
         throw new Error('archive/tar: invalid tar header');
       }
@@ -220,7 +210,7 @@ export function readTarEntries(tarPath) {
       let left = size;
       while (left > 0) {
         const n = Math.min(left, 4 << 20);
-        const d = readAt(fd, pos, n);
+        const d = readRange(fd, pos, n);
         if (d.length !== n) throw new Error('tar: unexpected EOF');
         hash.update(d);
         pos += n;
