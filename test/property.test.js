@@ -37,7 +37,7 @@ async function runProperty(t, property) {
   try {
     await property({ pool, dir, tally });
   } finally {
-    pool.close();
+    await pool.close();
   }
   t.diagnostic(tally.summary().split('\n')[0]);
   assert.equal(tally.failures.length, 0, `seed ${SEED}:\n${tally.summary()}`);

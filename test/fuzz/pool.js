@@ -68,21 +68,30 @@ export class WorkerPool {
       const timer = setTimeout(() => {
         const child = slot.child;
         slot.child = null; // its exit is ours, not a crash
-        child.kill('SIGKILL');
         // The killed conversion's temporary file is an artefact of the kill, not a leftover.
-        for (const f of fs.readdirSync(slot.outDir)) fs.rmSync(path.join(slot.outDir, f), { recursive: true, force: true });
-        this.finish(slot, { outcome: 'hang', problems: [{ kind: 'hang', message: `no answer within ${timeoutMs} ms` }] });
+        // It is removed only once the worker is gone: until then a write or file creation
+        // already under way could still land after the clean-up, in the next case's directory.
+        child.once('exit', () => {
+          for (const f of fs.readdirSync(slot.outDir)) fs.rmSync(path.join(slot.outDir, f), { recursive: true, force: true });
+          this.finish(slot, { outcome: 'hang', problems: [{ kind: 'hang', message: `no answer within ${timeoutMs} ms` }] });
+        });
+        child.kill('SIGKILL');
       }, timeoutMs);
       slot.job = { id, resolve, timer };
       slot.child.send({ ...job, id, outDir: slot.outDir });
     });
   }
 
+  /** Stops every worker; resolves once all have exited, so their directories can go. */
   close() {
+    const exits = [];
     for (const slot of this.slots) {
       const child = slot.child;
       slot.child = null;
-      child?.kill();
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      exits.push(new Promise((resolve) => child.once('exit', resolve)));
+      child.kill();
     }
+    return Promise.all(exits);
   }
 }

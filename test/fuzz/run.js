@@ -36,7 +36,7 @@ if (args.replay) {
     ? { kind: 'tree', tarPath: failure.input, optionSets: Array.isArray(failure.options[0]) ? failure.options : [failure.options] }
     : { kind: 'convert', input: failure.input, options: failure.options };
   const reply = await pool.run(job, 120_000);
-  pool.close();
+  await pool.close();
   fs.rmSync(workDir, { recursive: true, force: true });
   console.log(JSON.stringify(reply, null, 2));
   process.exit(reply.problems.length ? 1 : 0);
@@ -65,7 +65,7 @@ try {
   await runTrees({ pool, seed, runs: treeRuns, workDir, tally, onProgress: progress('trees', treeRuns) });
   await runMutations({ pool, seeds, seed, runs, workDir, tally, onProgress: progress('mutations', treeRuns + runs) });
 } finally {
-  pool.close();
+  await pool.close();
   fs.rmSync(workDir, { recursive: true, force: true });
 }
 
