@@ -9,6 +9,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { Progress } from '../progress.js';
 import { LcowError } from '../errors.js';
 import { describeFailure, exitStatusOf } from './failure.js';
+import { DELEGATES, SILENT_DELEGATE, loadDelegate } from './dispatch.js';
 
 function parseSize(text: string): number {
   const match = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(text.trim());
@@ -28,6 +29,19 @@ function sizeOf(path: string): number | undefined {
 }
 
 async function main(): Promise<void> {
+  const [command, ...rest] = hideBin(process.argv);
+  if (command !== undefined && Object.hasOwn(DELEGATES, command)) {
+    const run = await loadDelegate(command);
+    if (command === SILENT_DELEGATE) {
+      process.exitCode = await run(rest).catch((err: unknown) => {
+        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        return 1;
+      });
+    } else {
+      process.exitCode = await run(rest);
+    }
+    return;
+  }
   await yargs(hideBin(process.argv))
     .scriptName('lcow')
     .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, global: true, description: 'pino log level (JSON on stderr)' })
@@ -115,6 +129,8 @@ async function main(): Promise<void> {
         process.exitCode = result.ok ? 0 : 1;
       },
     )
+    .command('driver', DELEGATES.driver.summary!)
+    .command('plugin', DELEGATES.plugin.summary!)
     .demandCommand(1, 'name a command: convert, inspect, root-digest or verify')
     .strict()
     .version(false)
