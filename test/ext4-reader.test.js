@@ -1,12 +1,11 @@
 // The image reader, `inspect` and the image diff, checked against hcsshim's own output:
-// the golden images in ../shared/golden (gzip of raw tar2ext4 files) and golden.json.
+// the golden images in fixtures/golden (gzip of raw tar2ext4 files) and golden.json.
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, openSync, writeSync, readSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 import {
@@ -22,10 +21,10 @@ import {
 } from '../dist/host/ext4-reader.js';
 import { formatSummary, inspectImage, vhdChecksum } from '../dist/host/inspect.js';
 import { diffImages, formatDiff } from '../dist/host/image-diff.js';
+import { GOLDEN_IMAGES, golden as goldenJson } from './helpers/corpus.js';
 
-const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
-const GOLDEN_DIR = join(SHARED, 'golden', 'images');
-const golden = JSON.parse(readFileSync(join(SHARED, 'golden', 'golden.json'), 'utf8'));
+const GOLDEN_DIR = GOLDEN_IMAGES;
+const golden = goldenJson();
 const goldenByImage = new Map(golden.results.filter((r) => r.image).map((r) => [r.image, r]));
 
 const work = mkdtempSync(join(tmpdir(), 'lcow-ext4-reader-'));

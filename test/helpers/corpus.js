@@ -1,5 +1,7 @@
 // Shared test helpers: the tar corpus, the golden results of hcsshim's tar2ext4 (the oracle),
 // running our tar2ext4 CLI, and output normalization as golden.json's `schema` defines it.
+// Everything they read is in this repository (fixtures/golden/, fixtures/corpus/; see
+// fixtures/golden/PROVENANCE.md), so the tests run from a clone with nothing beside it.
 // No side effects on import: node --test runs every .js file under test/ as a test file.
 
 import { spawnSync } from 'node:child_process';
@@ -11,10 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
-export const GOLDEN_JSON = path.join(SHARED, 'golden', 'golden.json');
-export const GOLDEN_IMAGES = path.join(SHARED, 'golden', 'images');
+export const GOLDEN_DIR = path.join(REPO, 'fixtures', 'golden');
+export const GOLDEN_JSON = path.join(GOLDEN_DIR, 'golden.json');
+export const GOLDEN_IMAGES = path.join(GOLDEN_DIR, 'images');
+export const CORPUS_GENERATOR = path.join(REPO, 'fixtures', 'corpus', 'make_corpus.py');
 export const CORPUS_DIR = path.join(REPO, '.corpus');
+// The project's shared folder the golden copy came from (../shared beside the repository;
+// LCOW_SHARED_DIR moves it). Only test/golden-copy.test.js reads it, to check the copy.
+export const SHARED = process.env.LCOW_SHARED_DIR ? path.resolve(process.env.LCOW_SHARED_DIR) : path.join(REPO, '..', 'shared');
 // LCOW_TAR2EXT4 overrides the converter under test: a .js/.mjs file is run with node, anything
 // else is executed directly (for example hcsshim's own tar2ext4, to check the harness).
 export const TAR2EXT4 = process.env.LCOW_TAR2EXT4 || path.join(REPO, 'dist', 'host', 'cli', 'tar2ext4.js');
@@ -109,8 +115,11 @@ function goldenId() {
   return createHash('sha256').update(fs.readFileSync(GOLDEN_JSON)).digest('hex');
 }
 
-/** True when every corpus tar is in `dir` with the golden sha256 (a stamp caches the hashing). */
-function corpusValid(dir, { useStamp }) {
+/**
+ * What is wrong with the corpus tars in `dir` against golden.json (missing, size, sha256),
+ * [] when all are right; a stamp of (size, mtime, inode) per tar caches the hashing.
+ */
+function corpusProblems(dir, { useStamp }) {
   const cases = golden().cases;
   const id = goldenId();
   let stamp = null;
@@ -122,41 +131,79 @@ function corpusValid(dir, { useStamp }) {
     }
   }
   const files = {};
+  const problems = [];
   for (const c of cases) {
     const p = path.join(dir, c.case);
     let st;
     try {
       st = fs.statSync(p);
     } catch {
-      return false;
+      problems.push(`${c.case}: missing`);
+      continue;
     }
-    if (st.size !== c.tar_bytes) return false;
+    if (st.size !== c.tar_bytes) {
+      problems.push(`${c.case}: ${st.size} bytes, golden.json says ${c.tar_bytes}`);
+      continue;
+    }
     const key = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     const s = stamp && stamp.golden === id && stamp.files && stamp.files[c.case];
     if (!(s && s.size === key.size && s.mtimeMs === key.mtimeMs && s.ino === key.ino)) {
-      if (sha256File(p) !== c.tar_sha256) return false;
+      const sha = sha256File(p);
+      if (sha !== c.tar_sha256) {
+        problems.push(`${c.case}: sha256 ${sha}, golden.json says ${c.tar_sha256}`);
+        continue;
+      }
     }
     files[c.case] = key;
   }
+  if (problems.length > 0) return problems;
   // Refresh the stamp (atomically) so the next process skips hashing.
   const tmp = path.join(dir, `${STAMP}.${process.pid}.tmp`);
   fs.writeFileSync(tmp, JSON.stringify({ golden: id, files }));
   fs.renameSync(tmp, path.join(dir, STAMP));
-  return true;
+  return [];
+}
+
+const corpusValid = (dir) => corpusProblems(dir, { useStamp: true }).length === 0;
+
+/**
+ * Runs the repository's corpus generator into `outDir` (all 22 tars, or without bigfile.tar
+ * and wide.tar with `noBig`). Throws with the generator's message if it fails; it refuses
+ * to finish itself when a tar it wrote differs from golden.json's tar_sha256.
+ */
+export function generateCorpus(outDir, { noBig = false } = {}) {
+  const python = toolPath('python3');
+  if (!python) throw new Error(`corpus: python3 is needed to generate the corpus (${path.relative(REPO, CORPUS_GENERATOR)})`);
+  const r = spawnSync(python, [CORPUS_GENERATOR, outDir, ...(noBig ? ['--no-big'] : [])], {
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    throw new Error(`corpus: ${path.relative(REPO, CORPUS_GENERATOR)} exited ${r.status}: ${(r.stderr || '').trim()}`);
+  }
+}
+
+/** Checks every corpus tar in `dir` against golden.json's size and sha256 (no stamp); throws naming each that differs. */
+export function verifyCorpus(dir) {
+  const problems = corpusProblems(dir, { useStamp: false });
+  if (problems.length > 0) {
+    throw new Error(`corpus: the tars in ${dir} are not the ones golden.json was made from:\n  ${problems.join('\n  ')}`);
+  }
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Directory holding the 22 corpus tars, byte-identical to those golden.json was made from.
- * Generated once into <repo>/.corpus/ with shared/corpus/make_corpus.py. Safe across test
+ * Generated once into <repo>/.corpus/ with fixtures/corpus/make_corpus.py. Safe across test
  * files running in parallel processes: a mkdir lock serializes generation, the tars are
  * generated into a temp dir and renamed into place one by one (the bytes are deterministic,
  * so a reader never sees a partial or different file).
  */
 export async function corpusDir() {
   fs.mkdirSync(CORPUS_DIR, { recursive: true });
-  if (corpusValid(CORPUS_DIR, { useStamp: true })) return CORPUS_DIR;
+  if (corpusValid(CORPUS_DIR)) return CORPUS_DIR;
 
   const lock = path.join(CORPUS_DIR, '.lock');
   const deadline = Date.now() + 10 * 60 * 1000;
@@ -177,32 +224,21 @@ export async function corpusDir() {
       }
       if (Date.now() > deadline) throw new Error(`corpus: timed out waiting for ${lock}`);
       await sleep(200);
-      if (corpusValid(CORPUS_DIR, { useStamp: true })) return CORPUS_DIR;
+      if (corpusValid(CORPUS_DIR)) return CORPUS_DIR;
     }
   }
   try {
-    if (corpusValid(CORPUS_DIR, { useStamp: true })) return CORPUS_DIR;
-    const python = toolPath('python3');
-    if (!python) throw new Error('corpus: python3 is needed to generate the corpus (shared/corpus/make_corpus.py)');
+    if (corpusValid(CORPUS_DIR)) return CORPUS_DIR;
     const tmp = fs.mkdtempSync(path.join(CORPUS_DIR, '.tmp-'));
     try {
-      const r = spawnSync(python, [path.join(SHARED, 'corpus', 'make_corpus.py'), tmp], {
-        encoding: 'utf8',
-        maxBuffer: 16 << 20,
-      });
-      if (r.error) throw r.error;
-      if (r.status !== 0) {
-        throw new Error(`corpus: make_corpus.py exited ${r.status}: ${(r.stderr || '').trim()}`);
-      }
+      generateCorpus(tmp);
       for (const c of golden().cases) {
         fs.renameSync(path.join(tmp, c.case), path.join(CORPUS_DIR, c.case));
       }
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
-    if (!corpusValid(CORPUS_DIR, { useStamp: false })) {
-      throw new Error('corpus: generated tars do not match golden.json tar_sha256');
-    }
+    verifyCorpus(CORPUS_DIR);
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
   }
