@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { Engine, Action, ConvertOption } from './engine.js';
-import { ChunkReader, openInput, CHUNK_SIZE, type OpenedInput } from './input.js';
+import { ChunkReader, openInput, CHUNK_SIZE, type OpenedInput, type TarInput } from './input.js';
 import { copyRange, COPY_RANGE_MIN } from './copy-range.js';
 import { OutputFile } from './output.js';
 import { LcowError } from './errors.js';
@@ -68,19 +68,25 @@ function engineOptions(o: ConvertOptions): number {
 }
 
 /** Opens the input; a file that cannot be opened is the caller's mistake, not bad input. */
-async function openInputOrFail(input: string): Promise<OpenedInput> {
+async function openInputOrFail(input: TarInput): Promise<OpenedInput> {
   try {
     return await openInput(input);
   } catch (err) {
     if (err instanceof LcowError) throw err;
-    throw new LcowError('INPUT_OPEN_FAILED', `cannot open ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+    throw new LcowError('INPUT_OPEN_FAILED', `cannot open ${inputName(input)}: ${(err as Error).message}`, { cause: err });
   }
 }
 
 /** Engine failures pass through; anything else is a failure to read the input. */
-function asLcowError(err: unknown, input: string): LcowError {
+function asLcowError(err: unknown, input: TarInput): LcowError {
   if (err instanceof LcowError) return err;
-  return new LcowError('INPUT_READ_FAILED', `cannot read ${input === '-' ? 'standard input' : input}: ${(err as Error).message}`, { cause: err });
+  return new LcowError('INPUT_READ_FAILED', `cannot read ${inputName(input)}: ${(err as Error).message}`, { cause: err });
+}
+
+/** How messages name an input. */
+function inputName(input: TarInput): string {
+  if (typeof input !== 'string') return 'the input stream';
+  return input === '-' ? 'standard input' : input;
 }
 
 function writePlanned(engine: Engine, out: OutputFile): void {
@@ -178,7 +184,7 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
 }
 
 /** Converts a tar (file path or "-" for stdin) into an ext4 image or layer.vhd at `target`. */
-export async function convertTar(input: string, target: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+export async function convertTar(input: TarInput, target: string, options: ConvertOptions = {}): Promise<ConvertResult> {
   const opened = await openInputOrFail(input);
   let out: OutputFile;
   try {
@@ -233,7 +239,7 @@ async function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOp
  * hcsshim ConvertAndComputeRootDigest: converts with whiteout conversion and a 128 GiB
  * maximum size into a temporary file, hashes it, removes it, and returns the digest.
  */
-export async function computeRootDigest(input: string): Promise<string> {
+export async function computeRootDigest(input: TarInput): Promise<string> {
   const opened = await openInputOrFail(input);
   let out: OutputFile;
   try {

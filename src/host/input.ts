@@ -212,10 +212,13 @@ export interface OpenedInput {
   bytesRead(): number;
 }
 
-/** Opens `path` ("-" for stdin) and inflates gzip or zstd when the magic says so. */
-export async function openInput(path: string): Promise<OpenedInput> {
-  const file = path === '-' ? undefined : new FileChunks(path);
-  const raw: AsyncIterable<Buffer> = file ?? process.stdin;
+/** A tar file's path, "-" for standard input, or a stream of its bytes (the driver's ApplyDiff). */
+export type TarInput = string | AsyncIterable<Buffer>;
+
+/** Opens the input and inflates gzip or zstd when the magic says so. */
+export async function openInput(input: TarInput): Promise<OpenedInput> {
+  const file = typeof input === 'string' && input !== '-' ? new FileChunks(input) : undefined;
+  const raw: AsyncIterable<Buffer> = file ?? (typeof input === 'string' ? process.stdin : input);
   const size = file?.size;
   const close = () => file?.close();
   let rawBytes = 0;
