@@ -39,20 +39,30 @@ export interface SectorWrite {
  * Writes metadata sectors through the log, in as many entries as the log needs: each
  * entry is written at the log's start (its Tail points to itself), flushed, applied and
  * flushed before the next overwrites it, so a crash at any point leaves either the old
- * sectors or an entry whose replay completes them. Returns the new current header.
+ * sectors or an entry whose replay completes them. `sectors` is pulled one entry's worth
+ * at a time, so a large BAT never sits in memory whole. Returns the new current header.
  */
-export function writeThroughLog(fd: number, path: string, current: CurrentHeader, fileSize: number, sectors: SectorWrite[]): CurrentHeader {
-  if (sectors.length === 0) return current;
+export function writeThroughLog(fd: number, path: string, current: CurrentHeader, fileSize: number, sectors: Iterable<SectorWrite>): CurrentHeader {
   const { logOffset, logLength } = current.header;
   const logSectors = logLength / LOG_SECTOR_SIZE;
   let perEntry = logSectors - 1;
   while (perEntry > 0 && descriptorSectors(perEntry) + perEntry > logSectors) perEntry--;
   if (perEntry <= 0) throw vhdxError('VHDX_UNSUPPORTED', path, `log: ${logLength} bytes is too small to carry a metadata update`);
-  const logGuid = randomGuid();
-  let header = writeHeaders(fd, path, current, { logGuid });
+  const pending = sectors[Symbol.iterator]();
+  let header: CurrentHeader | null = null;
+  let logGuid = ZERO_GUID;
   let sequenceNumber = 1n;
-  for (let first = 0; first < sectors.length; first += perEntry) {
-    const batch = sectors.slice(first, first + perEntry);
+  for (;;) {
+    const batch: SectorWrite[] = [];
+    for (let next = pending.next(); !next.done; next = pending.next()) {
+      batch.push(next.value);
+      if (batch.length === perEntry) break;
+    }
+    if (batch.length === 0) break;
+    if (!header) {
+      logGuid = randomGuid();
+      header = writeHeaders(fd, path, current, { logGuid });
+    }
     const updates: LogUpdate[] = batch.map((sector) => ({ kind: 'data', fileOffset: sector.fileOffset, data: sector.data }));
     const entry = encodeLogEntry({
       sequenceNumber: sequenceNumber++,
@@ -70,6 +80,5 @@ export function writeThroughLog(fd: number, path: string, current: CurrentHeader
       fsyncSync(fd);
     });
   }
-  header = writeHeaders(fd, path, header, { logGuid: ZERO_GUID });
-  return header;
+  return header ? writeHeaders(fd, path, header, { logGuid: ZERO_GUID }) : current;
 }
