@@ -5,5 +5,6 @@ export { verifyImage, formatVerification, type Verification } from './host/verif
 export { appendVhdFooterTo } from './host/vhd.js';
 export { inspectImage, formatSummary, type ImageSummary } from './host/inspect.js';
 export { diffImages, formatDiff, type ImageDiff } from './host/image-diff.js';
-export { Ext4Image, withExt4Image } from './host/ext4-reader.js';
+export { Ext4Reader, type Ext4ReaderOptions } from './host/ext4/reader.js';
+export { openImageSource, openFileSource, bufferSource, type ByteSource } from './host/ext4/source.js';
 export { LcowError } from './host/errors.js';

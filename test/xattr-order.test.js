@@ -11,7 +11,9 @@ import path from 'node:path';
 import tar from 'tar-stream';
 import fc from 'fast-check';
 import { REPO, tmpDir, hasTool } from './helpers/corpus.js';
-import { Ext4Image, parseXattrBlock } from '../dist/host/ext4-reader.js';
+import { Ext4Reader } from '../dist/host/ext4/reader.js';
+import { openImageSource } from '../dist/host/ext4/source.js';
+import { parseXattrBlock } from '../dist/host/ext4/xattr.js';
 
 const TAR2EXT4 = path.join(REPO, 'dist/host/cli/tar2ext4.js');
 const GOSORT = path.join(REPO, 'test/tools/gosort/main.go');
@@ -71,8 +73,8 @@ test('block xattr order matches Go sort.Slice for 13..120 entries', { skip: !has
     const img = path.join(dir, 'x.img');
     const r = spawnSync(process.execPath, [TAR2EXT4, '-i', tarFile, '-o', img], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const image = Ext4Image.open(img);
-    const inode = image.lookup('f');
+    const image = Ext4Reader.open(openImageSource(img));
+    const inode = image.inode(image.lookup('f'));
     const ours = parseXattrBlock(image.readBlock(inode.fileAcl)).map((x) => `${x.index}:${x.nameBytes.subarray(0).toString()}`);
     image.close();
     const go = spawnSync(path.join(dir, 'gosort'), { input: `${JSON.stringify(expectedBlock)}\n`, encoding: 'utf8' });

@@ -4,16 +4,10 @@
 // explained has its metadata walked, once.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import {
-  BLOCK_SIZE,
-  Ext4Image,
-  GROUP_DESCRIPTOR_SIZE,
-  SUPERBLOCK_OFFSET,
-  SUPERBLOCK_SIZE,
-  openFileSource,
-  type ByteSource,
-  type Inode,
-} from './ext4-reader.js';
+import type { Inode } from './ext4/inode.js';
+import { Ext4Reader } from './ext4/reader.js';
+import { openFileSource, type ByteSource } from './ext4/source.js';
+import { SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from './ext4/superblock.js';
 import { VHD_FOOTER_SIZE, isVeritySuperblock, readVhdFooter } from './inspect.js';
 
 export interface ImageDiff {
@@ -26,6 +20,8 @@ export interface ImageDiff {
 }
 
 const COMPARE_CHUNK = 1024 * 1024;
+/** Offsets are explained in hcsshim's 4096-byte blocks, the images this tool compares. */
+const BLOCK_SIZE = 4096;
 
 /** Null when both files are byte-identical, else the first difference, explained. */
 export function diffImages(a: string, b: string): ImageDiff | null {
@@ -102,9 +98,9 @@ interface Located {
 function explainOffset(path: string, offset: number): Located | null {
   const source = openFileSource(path);
   try {
-    let image: Ext4Image | null = null;
+    let image: Ext4Reader | null = null;
     try {
-      image = new Ext4Image(source);
+      image = Ext4Reader.open(source);
     } catch {
       image = null;
     }
@@ -127,7 +123,7 @@ function explainVhdFooter(source: ByteSource, offset: number, ext4Bytes: number)
   return { structure: 'VHD footer', detail: fieldAt(VHD_FOOTER_FIELDS, offset - footerStart) };
 }
 
-function explainExt4Offset(image: Ext4Image, offset: number): Located {
+function explainExt4Offset(image: Ext4Reader, offset: number): Located {
   const block = Math.floor(offset / BLOCK_SIZE);
   if (offset >= image.ext4Bytes) return explainPastExt4(image, offset);
   if (block === 0) return explainSuperblock(offset);
@@ -146,7 +142,7 @@ function explainSuperblock(offset: number): Located {
   return { structure: 'superblock', detail: fieldAt(SUPERBLOCK_FIELDS, within) };
 }
 
-function explainPastExt4(image: Ext4Image, offset: number): Located {
+function explainPastExt4(image: Ext4Reader, offset: number): Located {
   const hashAreaStart = image.ext4Bytes;
   if (!isVeritySuperblock(image.source.read(hashAreaStart, BLOCK_SIZE))) {
     return { structure: 'data after the ext4 image', detail: `ext4 ends at byte ${hashAreaStart}` };
@@ -159,18 +155,19 @@ function explainPastExt4(image: Ext4Image, offset: number): Located {
 }
 
 /** Descriptors, bitmaps and inode tables, all found through the descriptors (§23). */
-function explainGroupMetadata(image: Ext4Image, offset: number): Located | null {
+function explainGroupMetadata(image: Ext4Reader, offset: number): Located | null {
   const block = Math.floor(offset / BLOCK_SIZE);
   const { groupCount, inodesPerGroup, inodeSize, blocksPerGroup } = image.superblock;
   const descriptorBytes = offset - BLOCK_SIZE;
-  if (descriptorBytes >= 0 && descriptorBytes < groupCount * GROUP_DESCRIPTOR_SIZE) {
-    const group = Math.floor(descriptorBytes / GROUP_DESCRIPTOR_SIZE);
-    const field = fieldAt(GROUP_DESCRIPTOR_FIELDS, descriptorBytes % GROUP_DESCRIPTOR_SIZE);
+  const { descSize } = image.superblock;
+  if (descriptorBytes >= 0 && descriptorBytes < groupCount * descSize) {
+    const group = Math.floor(descriptorBytes / descSize);
+    const field = fieldAt(GROUP_DESCRIPTOR_FIELDS, descriptorBytes % descSize);
     return { structure: 'group descriptors', detail: `group ${group}, ${field}` };
   }
   const bit = (offset % BLOCK_SIZE) * 8;
   for (let g = 0; g < groupCount; g++) {
-    const gd = image.groups[g];
+    const gd = image.groupDescriptor(g);
     if (block === gd.blockBitmap) {
       return { structure: `block bitmap of group ${g}`, detail: `bits for blocks ${g * blocksPerGroup + bit}..${g * blocksPerGroup + bit + 7}` };
     }
@@ -188,7 +185,7 @@ function explainGroupMetadata(image: Ext4Image, offset: number): Located | null 
   return null;
 }
 
-function explainOwnedBlock(image: Ext4Image, owned: OwnedRun, offset: number): Located {
+function explainOwnedBlock(image: Ext4Reader, owned: OwnedRun, offset: number): Located {
   const block = Math.floor(offset / BLOCK_SIZE);
   const structure = `${owned.kind} of inode ${owned.inode}`;
   if (owned.kind === 'directory block') {
@@ -271,17 +268,18 @@ function dataKind(inode: Inode): OwnerKind {
   return 'file data';
 }
 
-function buildOwnershipMap(image: Ext4Image): OwnershipMap {
+function buildOwnershipMap(image: Ext4Reader): OwnershipMap {
   const runs: OwnedRun[] = [];
   image.forEachInode((inode) => {
     const number = inode.number;
     if (inode.fileAcl !== 0) runs.push({ start: inode.fileAcl, length: 1, kind: 'xattr block', inode: number });
-    const map = image.extentMap(inode, false);
-    for (const leaf of map.treeBlocks) runs.push({ start: leaf, length: 1, kind: 'extent leaf', inode: number });
     const kind = dataKind(inode);
-    for (const e of map.extents) runs.push({ start: e.start, length: e.length, kind, inode: number, logical: e.logical });
-  });
-  const metadata = image.groups.flatMap((gd) => [gd.blockBitmap, gd.inodeBitmap, gd.inodeTable]);
+    for (const run of image.blockMap(inode, { lenient: true })) {
+      if (run.kind === 'tree') runs.push({ start: run.physical, length: 1, kind: 'extent leaf', inode: number });
+      else runs.push({ start: run.physical, length: run.length, kind, inode: number, logical: run.logical });
+    }
+  }, { lenient: true });
+  const metadata = [...image.groupDescriptors()].flatMap((gd) => [gd.blockBitmap, gd.inodeBitmap, gd.inodeTable]);
   return new OwnershipMap(runs, metadata);
 }
 

@@ -3,7 +3,9 @@
 // optional fixed VHD footer (§19). Reads a few blocks only, so 16 GiB sparse images are fine.
 
 import { createHash } from 'node:crypto';
-import { BLOCK_SIZE, Ext4Image, openFileSource, type ByteSource } from './ext4-reader.js';
+import { Ext4Reader } from './ext4/reader.js';
+import { openFileSource, type ByteSource } from './ext4/source.js';
+import { VERITY_BLOCK } from './verity.js';
 
 // ---------------------------------------------------------------------------
 // Fixed VHD footer (§19): 512 big-endian bytes at the very end of the file.
@@ -123,12 +125,12 @@ export function isVeritySuperblock(block: Buffer): boolean {
 
 /** Parses the verity superblock at `offset` (the ext4 size); null without a signature. */
 export function readVeritySuperblock(source: ByteSource, offset: number): VeritySuperblock | null {
-  if (offset + BLOCK_SIZE > source.size) return null;
-  const block = source.read(offset, BLOCK_SIZE);
+  if (offset + VERITY_BLOCK > source.size) return null;
+  const block = source.read(offset, VERITY_BLOCK);
   if (!isVeritySuperblock(block)) return null;
   const saltSize = Math.min(block.readUInt16LE(VERITY.saltSize), VERITY_SALT_MAX);
   const salt = block.subarray(VERITY.salt, VERITY.salt + saltSize);
-  const topTreeBlock = source.read(offset + BLOCK_SIZE, BLOCK_SIZE);
+  const topTreeBlock = source.read(offset + VERITY_BLOCK, VERITY_BLOCK);
   return {
     version: block.readUInt32LE(VERITY.version),
     hashType: block.readUInt32LE(VERITY.hashType),
@@ -225,7 +227,7 @@ export interface ImageSummary {
 
 const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
-function summarizeExt4(image: Ext4Image): Ext4Summary {
+function summarizeExt4(image: Ext4Reader): Ext4Summary {
   const sb = image.superblock;
   return {
     inodesCount: sb.inodesCount,
@@ -241,7 +243,7 @@ function summarizeExt4(image: Ext4Image): Ext4Summary {
     featureRoCompat: { hex: hex32(sb.featureRoCompat), names: featureNames(sb.featureRoCompat, RO_COMPAT_NAMES) },
     uuidHex: sb.uuid.toString('hex'),
     groupCount: sb.groupCount,
-    groups: image.groups.map((gd, group) => ({
+    groups: [...image.groupDescriptors()].map((gd, group) => ({
       group,
       blockBitmap: gd.blockBitmap,
       inodeBitmap: gd.inodeBitmap,
@@ -265,7 +267,7 @@ export function inspectImage(path: string): ImageSummary {
       ext4: null,
     };
     try {
-      const image = new Ext4Image(source);
+      const image = Ext4Reader.open(source);
       summary.ext4 = summarizeExt4(image);
       summary.ext4Bytes = image.ext4Bytes;
       summary.verity = readVeritySuperblock(source, image.ext4Bytes);

@@ -1,0 +1,532 @@
+// The one ext4 reader of the project: hcsshim's compact images and ext2/3/4 as the Linux
+// kernel and mke2fs write them (1-64 KiB blocks, 64bit, flex_bg, meta_bg, extent trees of
+// any depth, indirect block maps, htree and inline directories, xattrs in the inode, a
+// block or an ea_inode, metadata_csum). Everything is read on demand with positional reads:
+// memory stays bounded by a few blocks, a 1 MiB file chunk and one group's bitmap.
+//
+// Checksums: with metadata_csum the superblock, group descriptors, inodes in use, extent
+// blocks, directory leaf blocks and xattr blocks are verified, and a mismatch is an
+// EXT4_CORRUPT error (pass { verifyChecksums: false } to read a damaged image anyway).
+// gdt_csum's crc16 is not verified. The journal is never replayed: an image that needs
+// recovery is read as it is on disk, as debugfs does.
+
+import type { BlockMapContext, BlockRun } from './block-run.js';
+import { walkExtentTree, MAX_LOGICAL_BLOCKS } from './extent-tree.js';
+import { corrupt, notExt4, unsupported, wrongType } from './fault.js';
+import {
+  BG_INODE_UNINIT,
+  descriptorBlock,
+  descriptorsPerBlock,
+  groupDescriptorChecksum,
+  parseGroupDescriptor,
+  type GroupDescriptor,
+} from './group-descriptor.js';
+import { indirectMapCapacity, walkIndirectMap } from './indirect-map.js';
+import { inlineDirectoryEntries, inlineFileData, INLINE_DATA_XATTR } from './inline-data.js';
+import {
+  allocatedBytes,
+  decodeDevice,
+  EXT4_EA_INODE_FL,
+  EXT4_ENCRYPT_FL,
+  EXT4_EXTENTS_FL,
+  EXT4_INLINE_DATA_FL,
+  I_BLOCK_SIZE,
+  inodeChecksums,
+  inodeChecksumSeed,
+  INODE,
+  parseInode,
+  ROOT_INODE,
+  type DeviceNumber,
+  type Inode,
+} from './inode.js';
+import { directoryBlockEntries, type DirEntry, type DirectoryContext } from './directory.js';
+import type { ByteSource } from './source.js';
+import {
+  checkSuperblock,
+  checksumSeed,
+  hasMetadataCsum,
+  INCOMPAT_FILETYPE,
+  INCOMPAT_LARGEDIR,
+  parseSuperblock,
+  RO_COMPAT_GDT_CSUM,
+  RO_COMPAT_HUGE_FILE,
+  SUPERBLOCK_OFFSET,
+  SUPERBLOCK_SIZE,
+  type Superblock,
+} from './superblock.js';
+import { walkTree, type WalkEntry } from './walk.js';
+import { parseInodeXattrs, parseXattrBlock, xattrBlockChecksums, type Xattr } from './xattr.js';
+
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+/** Descriptor blocks kept in memory (a 16 TiB file system has 2048 of 4 KiB). */
+const DESCRIPTOR_CACHE_BLOCKS = 64;
+/** forEachInode reads inode tables in pieces of this size. */
+const INODE_TABLE_READ = 1024 * 1024;
+/** Without large_dir a directory stays below 2^32 bytes (the kernel's EXT4_LARGEDIR limit is 2^32 blocks). */
+const MAX_DIRECTORY_BYTES = 2 ** 32;
+
+export interface Ext4ReaderOptions {
+  /** Verify metadata_csum checksums (default true). */
+  verifyChecksums?: boolean;
+}
+
+export interface BlockMapOptions {
+  /** Stop at the first corrupt node instead of throwing (the image diff maps damaged images). */
+  lenient?: boolean;
+}
+
+export interface ForEachInodeOptions {
+  /** Skip checksum verification (the image diff explains damaged images). */
+  lenient?: boolean;
+}
+
+export interface XattrOptions {
+  /** Include system.data, where inline data keeps its tail (listxattr never shows it). */
+  includeSystemData?: boolean;
+}
+
+export class Ext4Reader {
+  readonly superblock: Superblock;
+  private readonly csumSeed?: number;
+  private readonly descriptorCache = new Map<number, Buffer>();
+
+  private constructor(readonly source: ByteSource, options: Ext4ReaderOptions) {
+    if (source.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw notExt4(`${source.size} bytes is too small for a superblock`);
+    const raw = source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE);
+    this.superblock = parseSuperblock(raw);
+    checkSuperblock(this.superblock, raw, source.size);
+    if (hasMetadataCsum(this.superblock) && options.verifyChecksums !== false) this.csumSeed = checksumSeed(this.superblock);
+  }
+
+  /**
+   * Opens an ext4 file system on `source` after checking its superblock: magic, block size,
+   * group geometry, counts, that the image holds every block, the superblock checksum,
+   * and that no incompat feature it cannot read is set. Once open, the reader owns the
+   * source and close() closes it; when open throws, the source stays the caller's.
+   */
+  static open(source: ByteSource, options: Ext4ReaderOptions = {}): Ext4Reader {
+    return new Ext4Reader(source, options);
+  }
+
+  close(): void {
+    this.source.close();
+  }
+
+  get blockSize(): number {
+    return this.superblock.blockSize;
+  }
+
+  /** Bytes of the file system proper (verity data or a footer may follow). */
+  get ext4Bytes(): number {
+    return this.superblock.blocksCount * this.superblock.blockSize;
+  }
+
+  // -------------------------------------------------------------------------- blocks
+
+  /** Throws EXT4_CORRUPT unless blocks start..start+length-1 lie inside the file system. */
+  checkRange(start: number, length: number, what: string): void {
+    const first = this.superblock.firstDataBlock + 1;
+    if (!(start >= first && start + length <= this.superblock.blocksCount)) {
+      throw corrupt(`${what}: block ${start}${length > 1 ? `..${start + length - 1}` : ''} is outside the file system (${first}..${this.superblock.blocksCount - 1})`);
+    }
+  }
+
+  /** Reads `count` whole blocks from `block` (which may be 0: the superblock's block). */
+  readBlock(block: number, count = 1): Buffer {
+    if (!(block >= 0 && block + count <= this.superblock.blocksCount)) {
+      throw corrupt(`block ${block} is outside the file system (0..${this.superblock.blocksCount - 1})`);
+    }
+    return this.readBytes(block * this.blockSize, count * this.blockSize);
+  }
+
+  /** A positional read that must be whole: a short read means the image shrank under us. */
+  private readBytes(offset: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    this.readIntoExact(out, offset);
+    return out;
+  }
+
+  private readIntoExact(target: Uint8Array, offset: number): void {
+    let got: number;
+    if (this.source.readInto) {
+      got = this.source.readInto(target, offset);
+    } else {
+      const bytes = this.source.read(offset, target.length);
+      target.set(bytes);
+      got = Math.max(0, Math.min(target.length, this.source.size - offset));
+    }
+    if (got !== target.length) throw corrupt(`truncated: ${target.length} bytes at byte ${offset} are past the end of the image (${this.source.size} bytes)`);
+  }
+
+  // ------------------------------------------------------------------ group descriptors
+
+  /** Group `g`'s descriptor (found through meta_bg where it applies; checksum verified). */
+  groupDescriptor(g: number): GroupDescriptor {
+    const sb = this.superblock;
+    if (!(Number.isInteger(g) && g >= 0 && g < sb.groupCount)) throw corrupt(`group ${g} out of range 0..${sb.groupCount - 1}`);
+    const perBlock = descriptorsPerBlock(sb);
+    const nr = Math.floor(g / perBlock);
+    let block = this.descriptorCache.get(nr);
+    if (!block) {
+      const at = descriptorBlock(sb, nr);
+      if (at >= sb.blocksCount) throw corrupt(`group descriptor block ${at} (for group ${g}) is outside the file system`);
+      block = this.readBlock(at);
+      if (this.descriptorCache.size >= DESCRIPTOR_CACHE_BLOCKS) this.descriptorCache.delete(this.descriptorCache.keys().next().value as number);
+      this.descriptorCache.set(nr, block);
+    }
+    const offset = (g % perBlock) * sb.descSize;
+    const gd = parseGroupDescriptor(block, offset, sb.descSize);
+    if (this.csumSeed !== undefined) {
+      const expected = groupDescriptorChecksum(this.csumSeed, g, block.subarray(offset, offset + sb.descSize));
+      if (expected !== gd.checksum) throw corrupt(`group ${g} descriptor checksum 0x${gd.checksum.toString(16)} does not match (0x${expected.toString(16)})`);
+    }
+    return gd;
+  }
+
+  *groupDescriptors(): Generator<GroupDescriptor> {
+    for (let g = 0; g < this.superblock.groupCount; g++) yield this.groupDescriptor(g);
+  }
+
+  // ------------------------------------------------------------------------- inodes
+
+  /** Byte offset of inode `n`'s record, its group's inode table checked to be in range. */
+  inodeOffset(n: number): number {
+    const { inodesPerGroup, inodeSize, inodesCount } = this.superblock;
+    if (!(Number.isInteger(n) && n >= 1 && n <= inodesCount)) throw corrupt(`inode ${n} out of range 1..${inodesCount}`);
+    const group = Math.floor((n - 1) / inodesPerGroup);
+    const table = this.groupDescriptor(group).inodeTable;
+    this.checkRange(table, Math.ceil((inodesPerGroup * inodeSize) / this.blockSize), `inode table of group ${group}`);
+    return table * this.blockSize + ((n - 1) % inodesPerGroup) * inodeSize;
+  }
+
+  /** Inode `n` (1 <= n <= inodes count), its checksum verified when it is in use. */
+  inode(n: number): Inode {
+    const inode = this.parse(n, this.readBytes(this.inodeOffset(n), this.superblock.inodeSize));
+    this.verifyInode(inode);
+    return inode;
+  }
+
+  private parse(n: number, raw: Buffer): Inode {
+    return parseInode(n, raw, (this.superblock.featureRoCompat & RO_COMPAT_HUGE_FILE) !== 0);
+  }
+
+  private verifyInode(inode: Inode): void {
+    // Never-used records are zeros (or uninitialised table space): nothing to verify.
+    if (this.csumSeed === undefined || (inode.mode === 0 && inode.linksCount === 0)) return;
+    const [stored, computed] = inodeChecksums(this.csumSeed, inode);
+    if (stored !== computed) throw corrupt(`inode ${inode.number} checksum 0x${stored.toString(16)} does not match its contents (0x${computed.toString(16)})`);
+  }
+
+  /**
+   * Calls `visit` for every inode in use: marked in its group's bitmap, or live-looking
+   * (a mode, links and no deletion time) so a bitmap bug cannot hide an inode. Groups whose
+   * table was never initialised are skipped; tables are read 1 MiB at a time.
+   */
+  forEachInode(visit: (inode: Inode) => void, options: ForEachInodeOptions = {}): void {
+    const sb = this.superblock;
+    const csumGroups = (sb.featureRoCompat & RO_COMPAT_GDT_CSUM) !== 0 || hasMetadataCsum(sb);
+    const perRead = Math.max(1, Math.floor(INODE_TABLE_READ / sb.inodeSize));
+    for (let g = 0; g < sb.groupCount; g++) {
+      const gd = this.groupDescriptor(g);
+      if (csumGroups && gd.flags & BG_INODE_UNINIT) continue;
+      const used = csumGroups ? Math.max(0, sb.inodesPerGroup - gd.itableUnused) : sb.inodesPerGroup;
+      this.checkRange(gd.inodeBitmap, 1, `inode bitmap of group ${g}`);
+      const bitmap = this.readBlock(gd.inodeBitmap);
+      const tableOffset = this.inodeOffset(g * sb.inodesPerGroup + 1);
+      for (let first = 0; first < used; first += perRead) {
+        const count = Math.min(perRead, used - first);
+        const table = this.readBytes(tableOffset + first * sb.inodeSize, count * sb.inodeSize);
+        for (let i = first; i < first + count; i++) {
+          const raw = table.subarray((i - first) * sb.inodeSize, (i - first + 1) * sb.inodeSize);
+          const marked = (bitmap[i >> 3] & (1 << (i & 7))) !== 0;
+          const live = raw.readUInt16LE(INODE.mode) !== 0 && raw.readUInt16LE(INODE.linksCount) !== 0 && raw.readUInt32LE(INODE.dtime) === 0;
+          if (!marked && !live) continue;
+          const inode = this.parse(g * sb.inodesPerGroup + i + 1, Buffer.from(raw));
+          if (!options.lenient) this.verifyInode(inode);
+          visit(inode);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------- block maps
+
+  private hasNoBlockMap(inode: Inode): boolean {
+    return (inode.type !== 'file' && inode.type !== 'dir' && inode.type !== 'symlink') || (inode.flags & EXT4_INLINE_DATA_FL) !== 0 || this.isFastSymlink(inode);
+  }
+
+  /**
+   * A symlink whose target lives in i_block, decided as the kernel's
+   * ext4_inode_is_fast_symlink does: not inline, and no blocks besides an xattr block.
+   * (The extent flag never marks a fast symlink: hcsshim and the kernel clear it.)
+   */
+  isFastSymlink(inode: Inode): boolean {
+    if (inode.type !== 'symlink' || inode.flags & (EXT4_INLINE_DATA_FL | EXT4_EXTENTS_FL)) return false;
+    const hugeFile = (this.superblock.featureRoCompat & RO_COMPAT_HUGE_FILE) !== 0;
+    const xattrBlockBytes = inode.fileAcl !== 0 ? this.superblock.clusterSize : 0;
+    return allocatedBytes(inode, this.blockSize, hugeFile) - xattrBlockBytes <= 0;
+  }
+
+  /** Largest size the inode's map can address; a larger i_size is corruption. */
+  private maxBytes(inode: Inode): number {
+    const blocks = inode.flags & EXT4_EXTENTS_FL ? MAX_LOGICAL_BLOCKS : Math.min(MAX_LOGICAL_BLOCKS, indirectMapCapacity(this.blockSize));
+    const limit = blocks * this.blockSize;
+    if (inode.type === 'dir' && (this.superblock.featureIncompat & INCOMPAT_LARGEDIR) === 0) return Math.min(limit, MAX_DIRECTORY_BYTES);
+    return limit;
+  }
+
+  private checkSize(inode: Inode): void {
+    if (inode.size > this.maxBytes(inode)) throw corrupt(`inode ${inode.number}: size ${inode.size} is larger than its block map can address (${this.maxBytes(inode)})`);
+  }
+
+  private mapContext(inode: Inode): BlockMapContext {
+    return {
+      inode: inode.number,
+      blockSize: this.blockSize,
+      readBlock: (block, what) => {
+        this.checkRange(block, 1, what);
+        return this.readBlock(block);
+      },
+      checkRange: (start, length, what) => this.checkRange(start, length, what),
+      checksumSeed: this.csumSeed === undefined ? undefined : inodeChecksumSeed(this.csumSeed, inode),
+    };
+  }
+
+  /**
+   * The inode's block map in logical order: data runs, unwritten runs (read as zeros) and
+   * the tree blocks (extent nodes, indirect blocks). Empty for inline data, fast symlinks
+   * and devices. Every block number is range-checked; a map that loops, overlaps or claims
+   * more blocks than the file system has is EXT4_CORRUPT.
+   */
+  *blockMap(inode: Inode, options: BlockMapOptions = {}): Generator<BlockRun> {
+    if (this.hasNoBlockMap(inode)) return;
+    const ctx = this.mapContext(inode);
+    const runs = inode.flags & EXT4_EXTENTS_FL
+      ? walkExtentTree(inode.iBlock, ctx)
+      : walkIndirectMap(inode.iBlock, ctx, Math.ceil(Math.min(inode.size, this.maxBytes(inode)) / this.blockSize));
+    let mapped = 0;
+    try {
+      for (const run of runs) {
+        mapped += run.length;
+        if (mapped > this.superblock.blocksCount) throw corrupt(`inode ${inode.number} maps more blocks than the file system has (${this.superblock.blocksCount})`);
+        yield run;
+      }
+    } catch (err) {
+      if (!options.lenient) throw err;
+    }
+  }
+
+  // -------------------------------------------------------------------------- data
+
+  private refuseEncrypted(inode: Inode): void {
+    if (inode.flags & EXT4_ENCRYPT_FL) throw unsupported(`inode ${inode.number} is encrypted (fscrypt)`);
+  }
+
+  /** The value of system.data (inline data past i_block), empty when there is none. */
+  private systemData(inode: Inode): Buffer {
+    return this.xattrs(inode, { includeSystemData: true }).find((x) => x.name === INLINE_DATA_XATTR)?.value ?? Buffer.alloc(0);
+  }
+
+  /**
+   * A file's bytes in order, exactly i_size of them, in chunks of at most `chunkSize`
+   * (fresh buffers the caller may keep). Holes and unwritten extents read as zeros; each
+   * contiguous physical run inside a chunk is one positional read.
+   */
+  *fileChunks(inode: Inode, chunkSize = DEFAULT_CHUNK_SIZE): Generator<Buffer> {
+    this.refuseEncrypted(inode);
+    if (inode.flags & EXT4_INLINE_DATA_FL) {
+      yield inlineFileData(inode, this.systemData(inode));
+      return;
+    }
+    if (this.isFastSymlink(inode)) {
+      yield this.fastSymlinkTarget(inode);
+      return;
+    }
+    if (this.hasNoBlockMap(inode) || inode.size === 0) return;
+    this.checkSize(inode);
+    const filler = new ChunkFiller(inode.size, Math.max(1, Math.floor(chunkSize)), (target, offset) => this.readIntoExact(target, offset));
+    for (const run of this.blockMap(inode)) {
+      if (run.kind === 'tree') continue;
+      const start = run.logical * this.blockSize;
+      if (start >= inode.size) break;
+      yield* filler.zeros(start - filler.position);
+      const length = Math.min(run.length * this.blockSize, inode.size - start);
+      yield* run.kind === 'data' ? filler.copy(run.physical * this.blockSize, length) : filler.zeros(length);
+    }
+    yield* filler.zeros(inode.size - filler.position);
+  }
+
+  /** The whole file in one buffer, refused above `maxBytes` (default 64 MiB) to protect memory. */
+  readFile(inode: Inode, maxBytes = 64 * 1024 * 1024): Buffer {
+    if (inode.size > maxBytes) throw new RangeError(`inode ${inode.number} is ${inode.size} bytes, above ${maxBytes}`);
+    return Buffer.concat([...this.fileChunks(inode)]);
+  }
+
+  private fastSymlinkTarget(inode: Inode): Buffer {
+    if (inode.size >= I_BLOCK_SIZE) throw corrupt(`inode ${inode.number}: fast symlink of ${inode.size} bytes (i_block holds 59)`);
+    return Buffer.from(inode.iBlock.subarray(0, inode.size));
+  }
+
+  /** A symlink's target: in i_block, inline data or blocks. */
+  readlink(inode: Inode): Buffer {
+    if (inode.type !== 'symlink') throw wrongType(`inode ${inode.number} is not a symlink (${inode.type})`);
+    if (inode.size > Math.max(this.blockSize, 4096)) throw corrupt(`inode ${inode.number}: symlink target of ${inode.size} bytes`);
+    return Buffer.concat([...this.fileChunks(inode)]);
+  }
+
+  /** A device inode's numbers (old and new encodings). */
+  device(inode: Inode): DeviceNumber {
+    if (inode.type !== 'chr' && inode.type !== 'blk') throw wrongType(`inode ${inode.number} is not a device (${inode.type})`);
+    return decodeDevice(inode.iBlock);
+  }
+
+  // ---------------------------------------------------------------------- directories
+
+  private directoryContext(dir: Inode): DirectoryContext {
+    return {
+      inode: dir.number,
+      inodesCount: this.superblock.inodesCount,
+      fileTypeFeature: (this.superblock.featureIncompat & INCOMPAT_FILETYPE) !== 0,
+      checksumSeed: this.csumSeed === undefined ? undefined : inodeChecksumSeed(this.csumSeed, dir),
+    };
+  }
+
+  /**
+   * A directory's entries, read block by block (htree index blocks and checksum tails
+   * read as empty records and are skipped). '.' and '..' come first and carry `dot: true`.
+   */
+  *entries(dir: Inode): Generator<DirEntry> {
+    if (dir.type !== 'dir') throw wrongType(`inode ${dir.number} is not a directory (${dir.type})`);
+    this.refuseEncrypted(dir);
+    const ctx = this.directoryContext(dir);
+    if (dir.flags & EXT4_INLINE_DATA_FL) {
+      yield* inlineDirectoryEntries(dir, this.systemData(dir), this.blockSize, ctx);
+      return;
+    }
+    this.checkSize(dir);
+    const blocks = Math.ceil(dir.size / this.blockSize);
+    for (const run of this.blockMap(dir)) {
+      if (run.kind !== 'data') continue;
+      for (let i = 0; i < run.length && run.logical + i < blocks; i++) {
+        yield* directoryBlockEntries(this.readBlock(run.physical + i), run.physical + i, ctx);
+      }
+    }
+  }
+
+  /**
+   * The inode number at `path` ('/a/b' or 'a/b', from the root; '.' and '..' components
+   * are looked up like any name), or undefined. Symlinks are not followed.
+   */
+  lookup(path: string | Buffer): number | undefined {
+    const bytes = typeof path === 'string' ? Buffer.from(path, 'utf8') : path;
+    let current = ROOT_INODE;
+    let start = 0;
+    while (start <= bytes.length) {
+      let end = bytes.indexOf(0x2f, start);
+      if (end < 0) end = bytes.length;
+      const part = bytes.subarray(start, end);
+      start = end + 1;
+      if (part.length === 0 || (part.length === 1 && part[0] === 0x2e)) continue;
+      const dir = this.inode(current);
+      if (dir.type !== 'dir') return undefined;
+      let next: number | undefined;
+      for (const entry of this.entries(dir)) {
+        if (entry.nameBytes.equals(part)) {
+          next = entry.inode;
+          break;
+        }
+      }
+      if (next === undefined) return undefined;
+      current = next;
+    }
+    return current;
+  }
+
+  /**
+   * Every entry below `root` (default the root directory), depth first, '.' and '..' left
+   * out. A directory reached twice (a cycle, or a directory with two parents) is
+   * EXT4_CORRUPT, so a walk always ends.
+   */
+  walk(root: number = ROOT_INODE): Generator<WalkEntry> {
+    return walkTree(this, root);
+  }
+
+  // ------------------------------------------------------------------------- xattrs
+
+  /**
+   * The inode's xattrs: in-inode first, then the xattr block's (checksum verified), values
+   * kept in ea_inodes read in. system.data (inline data's storage) is left out unless asked for.
+   */
+  xattrs(inode: Inode, options: XattrOptions = {}): Xattr[] {
+    const out = parseInodeXattrs(inode);
+    if (inode.fileAcl !== 0) {
+      this.checkRange(inode.fileAcl, 1, `xattr block of inode ${inode.number}`);
+      const block = this.readBlock(inode.fileAcl);
+      const where = `inode ${inode.number} xattr block ${inode.fileAcl}`;
+      if (this.csumSeed !== undefined) {
+        const [stored, computed] = xattrBlockChecksums(this.csumSeed, inode.fileAcl, block);
+        if (stored !== computed) throw corrupt(`${where}: checksum 0x${stored.toString(16)} does not match (0x${computed.toString(16)})`);
+      }
+      out.push(...parseXattrBlock(block, where));
+    }
+    for (const x of out) if (x.valueInode !== 0) x.value = this.eaInodeValue(inode, x);
+    return options.includeSystemData ? out : out.filter((x) => x.name !== INLINE_DATA_XATTR);
+  }
+
+  /** ea_inode: a value kept as the data of an inode flagged EXT4_EA_INODE_FL. */
+  private eaInodeValue(owner: Inode, x: Xattr): Buffer {
+    const holder = this.inode(x.valueInode);
+    if ((holder.flags & EXT4_EA_INODE_FL) === 0 || holder.type !== 'file' || holder.size !== x.valueSize) {
+      throw corrupt(`inode ${owner.number}: xattr ${x.name} points at inode ${x.valueInode}, which is not its ${x.valueSize}-byte value inode`);
+    }
+    return Buffer.concat([...this.fileChunks(holder)]);
+  }
+}
+
+/** Fills chunk buffers of a file from positional reads and zeros, yielding each when full. */
+class ChunkFiller {
+  position = 0;
+  private chunk: Buffer | null = null;
+  private filled = 0;
+
+  constructor(private readonly size: number, private readonly chunkSize: number, private readonly readInto: (target: Uint8Array, offset: number) => void) {}
+
+  private next(): Buffer {
+    if (!this.chunk) {
+      this.chunk = Buffer.allocUnsafe(Math.min(this.chunkSize, this.size - this.position));
+      this.filled = 0;
+    }
+    return this.chunk;
+  }
+
+  private *advance(n: number): Generator<Buffer> {
+    this.filled += n;
+    this.position += n;
+    if (this.chunk && this.filled === this.chunk.length) {
+      const full = this.chunk;
+      this.chunk = null;
+      yield full;
+    }
+  }
+
+  *zeros(length: number): Generator<Buffer> {
+    while (length > 0) {
+      const chunk = this.next();
+      const n = Math.min(length, chunk.length - this.filled);
+      chunk.fill(0, this.filled, this.filled + n);
+      length -= n;
+      yield* this.advance(n);
+    }
+  }
+
+  *copy(offset: number, length: number): Generator<Buffer> {
+    while (length > 0) {
+      const chunk = this.next();
+      const n = Math.min(length, chunk.length - this.filled);
+      this.readInto(chunk.subarray(this.filled, this.filled + n), offset);
+      offset += n;
+      length -= n;
+      yield* this.advance(n);
+    }
+  }
+}
