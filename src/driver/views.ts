@@ -1,0 +1,156 @@
+// Get and Put (spec/driver.md §7.5–7.6) over the service-VM manager: a Get starts or
+// reuses the service VM of the layer with the chain's disks and makes the union mount;
+// the matching Put removes the mount, the disks and the reference. On the linux backend
+// the view is a directory on this host and Get returns its path.
+//
+// Unlike the reference, a Put with no Get of ours outstanding does nothing: the
+// reference then dropped disk and VM references that other views were holding.
+
+import { basename, join } from 'node:path';
+import { LcowError } from '../host/errors.js';
+import { allocateAllBlocks, releaseZeroBlocks } from '../host/vhdx/layout.js';
+import type { ServiceVmBackend } from '../svm/backend.js';
+import { LinuxBackend } from '../svm/linux/backend.js';
+import { ServiceVmManager, unionMountName } from '../svm/manager.js';
+import { backendNameOf } from '../svm/options.js';
+import type { SvmDisk } from '../svm/service-vm.js';
+import { globalModeOf } from './options.js';
+
+/** A layer's disk: the layer itself first, then its parents nearest first (from layerchain.json). */
+export interface LayerDisk {
+  folder: string;
+  hostPath: string;
+  /** True for layer.vhd, false for a sandbox.vhdx. */
+  readOnly: boolean;
+}
+
+export interface ViewSettings {
+  /** Another backend than lcow.backend names (tests: the fake one). */
+  backend?: ServiceVmBackend;
+  env?: NodeJS.ProcessEnv;
+  /** Writes an empty scratch disk (backends with scratch disks only). */
+  createScratch?: (path: string) => Promise<void>;
+}
+
+const SANDBOX_FILE = 'sandbox.vhdx';
+
+/**
+ * The manager's disks for a view. Parents are attached read-only: they are only lower
+ * layers, and a sandbox parent attached read-write could not be shared with the VM that
+ * has it as its own top layer.
+ */
+function svmDisksOf(disks: LayerDisk[]): SvmDisk[] {
+  if (disks.length === 0) throw new LcowError('SVM_NO_LAYERS', 'createUnionMount: error must have at least 1 layer');
+  return disks.map((disk, index) => ({
+    hostPath: disk.hostPath,
+    containerPath: `/tmp/${basename(disk.folder)}`,
+    readOnly: index > 0 || disk.readOnly,
+    sandbox: !disk.readOnly,
+  }));
+}
+
+export class UnionViews {
+  readonly dataRoot: string;
+  readonly manager: ServiceVmManager;
+  /** The disks of every Get of ours not yet matched by a Put, by layer id. */
+  private readonly open = new Map<string, SvmDisk[][]>();
+
+  private constructor(dataRoot: string, manager: ServiceVmManager) {
+    this.dataRoot = dataRoot;
+    this.manager = manager;
+  }
+
+  /** Picks the backend and releases what a killed process left mounted or attached under this data root. */
+  static async open(dataRoot: string, options: Map<string, string>, settings: ViewSettings = {}): Promise<UnionViews> {
+    const globalMode = globalModeOf(options);
+    const backend = settings.backend ?? (await backendFor(dataRoot, options));
+    const manager = new ServiceVmManager({ dataRoot, globalMode, options, env: settings.env, backend, createScratch: settings.createScratch });
+    return new UnionViews(dataRoot, manager);
+  }
+
+  get backendName(): string {
+    return this.manager.backend.name;
+  }
+
+  /** Layer ids with a Get outstanding, and how many. */
+  openViews(): Map<string, number> {
+    return new Map([...this.open].map(([id, gets]) => [id, gets.length]));
+  }
+
+  /** The host path of the union view of `disks`; concurrent Gets of one id share it. */
+  async get(id: string, disks: LayerDisk[]): Promise<string> {
+    const svmDisks = svmDisksOf(disks);
+    const name = unionMountName(svmDisks);
+    const svm = await this.manager.startServiceVmIfNotRunning(id, svmDisks, `get ${id}`);
+    try {
+      await this.manager.createUnionMount(svm, name, svmDisks);
+    } catch (err) {
+      await this.manager.hotRemoveVhds(svm, svmDisks).catch(() => undefined);
+      await this.manager.terminateServiceVm(id, `get ${id}`, false).catch(() => undefined);
+      throw err;
+    }
+    const path = svm.vm?.hostPathOf(name);
+    if (path === undefined) {
+      await this.releaseOne(id, svmDisks).catch(() => undefined);
+      throw new LcowError('SVM_NO_HOST_PATH', `lcowdriver: get: ${id}: the ${this.backendName} backend has no host path for ${name}`);
+    }
+    const gets = this.open.get(id) ?? [];
+    gets.push(svmDisks);
+    this.open.set(id, gets);
+    return path;
+  }
+
+  /** Releases one Get of `id` (the disks that Get attached); the last one unmounts and detaches everything. */
+  async put(id: string, _disks?: LayerDisk[]): Promise<void> {
+    const gets = this.open.get(id);
+    const svmDisks = gets?.pop();
+    if (!gets || !svmDisks) return;
+    if (gets.length === 0) this.open.delete(id);
+    await this.releaseOne(id, svmDisks);
+  }
+
+  /** Put (§7.6) step 3: every step runs, the first error is returned. */
+  private async releaseOne(id: string, svmDisks: SvmDisk[]): Promise<void> {
+    const svm = await this.manager.lookup(id);
+    if (!svm) return; // the VM was terminated (Remove, Cleanup): nothing of this view is left
+    const errors: unknown[] = [];
+    await this.manager.deleteUnionMount(svm, unionMountName(svmDisks)).catch((err) => errors.push(err));
+    await this.manager.hotRemoveVhds(svm, svmDisks).catch((err) => errors.push(err));
+    await this.manager.terminateServiceVm(id, `Put ${id}`, false).catch((err) => errors.push(err));
+    if (errors.length > 0) throw errors[0];
+  }
+
+  /**
+   * Makes what was written through a mounted view of `id` reach its sandbox.vhdx
+   * (syncfs of the sandbox's ext4), so that Diff, Changes and DiffSize, which read the
+   * file, see what the view shows. Nothing to do when it is not mounted.
+   */
+  async flush(id: string): Promise<void> {
+    await this.manager.flushDisk(join(this.dataRoot, id, SANDBOX_FILE));
+  }
+
+  /** Remove (§7.4): releases every Get of `id`, then (safe mode) force-terminates its VM. */
+  async release(id: string): Promise<void> {
+    while (this.open.has(id)) await this.put(id);
+    if (!this.manager.globalMode) await this.manager.terminateServiceVm(id, `Remove ${id}`, true);
+  }
+
+  /** Cleanup (§7.11): force-terminates every service VM; every view is gone after it. */
+  async cleanup(): Promise<void> {
+    this.open.clear();
+    await this.manager.cleanup();
+  }
+}
+
+async function backendFor(dataRoot: string, options: Map<string, string>): Promise<ServiceVmBackend> {
+  const name = backendNameOf(options);
+  if (name === 'hcs') {
+    throw new LcowError(
+      'SVM_BACKEND_UNAVAILABLE',
+      'lcowdriver: init: lcow.backend=hcs: the HCS (Hyper-V) backend is not built yet; it arrives with the Windows host issue. Use lcow.backend=linux on Linux',
+    );
+  }
+  const backend = new LinuxBackend(dataRoot, { allocateAllBlocks, releaseZeroBlocks });
+  await backend.recover();
+  return backend;
+}
