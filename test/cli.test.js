@@ -70,10 +70,22 @@ test('truncated-in-header fails with unexpected EOF', () => {
 test('garbage-header fails with the tar reader error on one line', () => {
   const dir = tmpDir();
   const bad = path.join(dir, 'bad.tar');
-  writeFileSync(bad, Buffer.alloc(1024, 0x41));
+  const binary = Buffer.alloc(1024, 0x41);
+  binary[300] = 0; // a NUL: not text
+  writeFileSync(bad, binary);
   const r = run(TAR2EXT4, ['-i', bad, '-o', path.join(dir, 'out.img')]);
   assert.equal(r.status, 1);
   assert.equal(r.stderr.toString(), 'archive/tar: invalid tar header\n');
+  assert.deepEqual(readdirSync(dir), ['bad.tar']);
+});
+
+test('garbage-header that is text: Go\'s message, then what the input looked like', () => {
+  const dir = tmpDir();
+  const bad = path.join(dir, 'bad.tar');
+  writeFileSync(bad, Buffer.alloc(1024, 0x41));
+  const r = run(TAR2EXT4, ['-i', bad, '-o', path.join(dir, 'out.img')]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.toString(), `archive/tar: invalid tar header (the input looks like text, not a tar: it starts "${'A'.repeat(40)}...")\n`);
   assert.deepEqual(readdirSync(dir), ['bad.tar']);
 });
 

@@ -3,14 +3,16 @@
 // positional writes; it never enters Wasm memory.
 
 import { randomBytes } from 'node:crypto';
-import { Engine, Action, ConvertOption } from './engine.js';
-import { ChunkReader, openInput, CHUNK_SIZE, type OpenedInput, type TarInput } from './input.js';
+import { Engine, Action, ConvertOption, MAX_ENGINE_MEMORY } from './engine.js';
+import { ChunkReader, openInput, CHUNK_SIZE, type OpenedInput, type TarInput, type BeforeRead } from './input.js';
 import { copyRange, COPY_RANGE_MIN } from './copy-range.js';
-import { OutputFile } from './output.js';
+import { OutputFile, outputTarget, sameFile, scratchFile, systemReason, type OutputTarget } from './output.js';
+import { checkConvertOptions, checkTarInput } from './check-options.js';
+import { imageKind, looksLikeText, textExcerpt, KIND_NAMES, type FileKind } from './file-kind.js';
+import type { Log } from './log.js';
 import { LcowError } from './errors.js';
 import { writeHashTree, treeLayout, contentId, hashFile, VERITY_BLOCK } from './verity.js';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 export interface ConvertOptions {
   /** Convert OCI whiteouts (.wh.*) to overlayfs form (hcsshim ConvertWhiteout, -overlay). */
@@ -36,7 +38,7 @@ export interface ConvertOptions {
   uuidFromContent?: boolean;
   /** Flush the image to disk before renaming it into place (default true). */
   sync?: boolean;
-  /** Cap on the engine's Wasm memory in bytes (default and maximum 4 GiB). */
+  /** Cap on the engine's Wasm memory in bytes: 10 MiB to 4 GiB (the default). */
   engineMemoryLimit?: number;
   /** Called with (bytes of input consumed) as the conversion goes. */
   onProgress?: (inputBytes: number) => void;
@@ -68,25 +70,82 @@ function engineOptions(o: ConvertOptions): number {
 }
 
 /** Opens the input; a file that cannot be opened is the caller's mistake, not bad input. */
-async function openInputOrFail(input: TarInput): Promise<OpenedInput> {
+async function openInputOrFail(input: TarInput, beforeRead?: BeforeRead): Promise<OpenedInput> {
   try {
-    return await openInput(input);
+    return await openInput(input, beforeRead);
   } catch (err) {
     if (err instanceof LcowError) throw err;
-    throw new LcowError('INPUT_OPEN_FAILED', `cannot open ${inputName(input)}: ${(err as Error).message}`, { cause: err });
+    throw new LcowError('INPUT_OPEN_FAILED', `cannot open ${inputName(input)}: ${systemReason(err)}`, { cause: err });
   }
 }
 
 /** Engine failures pass through; anything else is a failure to read the input. */
 function asLcowError(err: unknown, input: TarInput): LcowError {
   if (err instanceof LcowError) return err;
-  return new LcowError('INPUT_READ_FAILED', `cannot read ${inputName(input)}: ${(err as Error).message}`, { cause: err });
+  return new LcowError('INPUT_READ_FAILED', `cannot read ${inputName(input)}: ${systemReason(err)}`, { cause: err });
 }
 
 /** How messages name an input. */
 function inputName(input: TarInput): string {
   if (typeof input !== 'string') return 'the input stream';
   return input === '-' ? 'standard input' : input;
+}
+
+/** How a conversion treats input that is recognisably not a tar (file-kind.ts). */
+export interface ConvertBehaviour {
+  /**
+   * `refuse` (lcow and the library): an image is refused before any output is created,
+   * and a tar parse failure on text says so (INPUT_NOT_TAR). `as-go` (tar2ext4): Go's
+   * outcome (an ext4 image starts with two zero blocks, which Go's reader takes for an
+   * empty archive), with what was seen appended to a failure and passed to `onNotTar`.
+   */
+  notTar: 'refuse' | 'as-go';
+  onNotTar?: (seen: string) => void;
+  /** Debug lines: stages, their times, engine memory; trace: progress samples. */
+  log?: Log;
+}
+
+const LIBRARY_BEHAVIOUR: ConvertBehaviour = { notTar: 'refuse' };
+
+/** What the input is when recognisably not a tar: "an ext4 image", or "text" with its first characters. */
+function notTarDescription(opened: OpenedInput, afterFailure: boolean): { kind: FileKind; name: string; excerpt: string } | undefined {
+  if (opened.compression !== 'none') return undefined;
+  const kind = imageKind(opened.head, opened.tail) ?? (afterFailure && looksLikeText(opened.head) ? 'text' : undefined);
+  if (!kind) return undefined;
+  return { kind, name: KIND_NAMES[kind], excerpt: kind === 'text' ? `it starts ${textExcerpt(opened.head)}` : '' };
+}
+
+/** Refuses (or, as Go, reports) an image given as the tar, before anything is written. */
+function checkIsTar(opened: OpenedInput, behaviour: ConvertBehaviour): void {
+  const found = notTarDescription(opened, false);
+  if (!found) return;
+  if (behaviour.notTar === 'as-go') {
+    behaviour.onNotTar?.(`the input looks like ${found.name}, not a tar`);
+    return;
+  }
+  const hint = found.kind === 'ext4' || found.kind === 'vhd' ? ': did you mean lcow inspect?' : '';
+  throw new LcowError('INPUT_NOT_TAR', `the input is ${found.name}, not a tar${hint}`);
+}
+
+/** A tar failure at the very first header of something that is not a tar says what it is. */
+function explainNotTar(err: LcowError, opened: OpenedInput, behaviour: ConvertBehaviour): LcowError {
+  if (!err.code.startsWith('TAR_') || (err.offset ?? 0) !== 0) return err;
+  const found = notTarDescription(opened, true);
+  if (!found) return err;
+  const excerpt = found.excerpt ? `: ${found.excerpt}` : '';
+  if (behaviour.notTar === 'as-go') {
+    return new LcowError(err.code, `${err.message} (the input looks like ${found.name}, not a tar${excerpt})`, { path: err.path, offset: err.offset, cause: err });
+  }
+  return new LcowError('INPUT_NOT_TAR', `the input is ${found.name}, not a tar${excerpt}`, { cause: err });
+}
+
+/** Refuses an output that is the input: converting would destroy the input. */
+function refuseSameFile(input: TarInput, target: OutputTarget): BeforeRead {
+  return (identity) => {
+    if (identity && target.identity && sameFile(identity, target.identity)) {
+      throw new LcowError('USAGE', `the output ${target.given} is the input ${inputName(input)}: converting would destroy it; choose another output`);
+    }
+  };
 }
 
 function writePlanned(engine: Engine, out: OutputFile): void {
@@ -183,31 +242,65 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
   }
 }
 
-/** Converts a tar (file path or "-" for stdin) into an ext4 image or layer.vhd at `target`. */
+/**
+ * Converts a tar (file path, "-" for stdin, or a stream of bytes) into an ext4 image or
+ * layer.vhd at `target`. The options are checked first, then the output target (before
+ * any input is read), then the input.
+ */
 export async function convertTar(input: TarInput, target: string, options: ConvertOptions = {}): Promise<ConvertResult> {
-  const opened = await openInputOrFail(input);
+  checkTarInput(input);
+  checkConvertOptions(options);
+  return convertTarAs(input, target, options, LIBRARY_BEHAVIOUR);
+}
+
+/** convertTar with the CLIs' policies (for lcow and tar2ext4; options already checked). */
+export async function convertTarAs(input: TarInput, target: string, options: ConvertOptions, behaviour: ConvertBehaviour): Promise<ConvertResult> {
+  const log = behaviour.log;
+  const destination = outputTarget(target);
+  if (destination.characterDevice && (options.verity || options.uuidFromContent)) {
+    throw new LcowError('USAGE', `cannot read the image back from ${target}, a character device, as dm-verity and ids derived from the content need; write to a file`);
+  }
+  log?.debug({ output: target, path: destination.path, how: destination.how }, 'output target');
+  const opened = await openInputOrFail(input, refuseSameFile(input, destination));
+  log?.debug({ input: inputName(input), compression: opened.compression, size: opened.size }, 'input opened');
   let out: OutputFile;
   try {
-    out = new OutputFile(target);
+    checkIsTar(opened, behaviour);
+    out = new OutputFile(destination);
   } catch (err) {
     opened.close();
     throw err;
   }
   try {
-    const { ext4Bytes, engineMemoryBytes } = await convertStream(opened.reader, out, { ...options, onProgress: options.onProgress ? () => options.onProgress!(opened.bytesRead()) : undefined });
+    let started = performance.now();
+    const onProgress = options.onProgress || log ? () => {
+      const n = opened.bytesRead();
+      options.onProgress?.(n);
+      log?.trace({ inputBytes: n, tarBytes: opened.reader.consumed }, 'progress');
+    } : undefined;
+    const { ext4Bytes, engineMemoryBytes } = await convertStream(opened.reader, out, { ...options, onProgress });
+    log?.debug({ ext4Bytes, tarBytes: opened.reader.consumed, engineMemoryBytes, engineMemoryLimit: options.engineMemoryLimit ?? MAX_ENGINE_MEMORY, ms: elapsed(started) }, 'tar converted');
+    started = performance.now();
     out.truncate(ext4Bytes);
     const tail = await appendTail(out, ext4Bytes, options);
+    if (options.verity || options.vhd) log?.debug({ verity: Boolean(options.verity), vhd: Boolean(options.vhd), fileBytes: tail.fileBytes, ms: elapsed(started) }, 'tail appended');
     const fileBytes = tail.fileBytes;
     const tarBytes = opened.reader.consumed;
+    started = performance.now();
     await opened.reader.drain();
     out.commit(options.sync ?? true);
+    log?.debug({ sync: options.sync ?? true, ms: elapsed(started) }, 'output committed');
     return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest, engineMemoryBytes };
   } catch (err) {
     out.abandon();
-    throw asLcowError(err, input);
+    throw explainNotTar(asLcowError(err, input), opened, behaviour);
   } finally {
     opened.close();
   }
+}
+
+function elapsed(since: number): number {
+  return Math.round((performance.now() - since) * 10) / 10;
 }
 
 /** Appends what follows the ext4 image: dm-verity superblock and tree, then the VHD footer. */
@@ -240,10 +333,17 @@ async function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOp
  * maximum size into a temporary file, hashes it, removes it, and returns the digest.
  */
 export async function computeRootDigest(input: TarInput): Promise<string> {
+  checkTarInput(input);
+  return computeRootDigestAs(input, LIBRARY_BEHAVIOUR);
+}
+
+/** computeRootDigest with the CLIs' policies. */
+export async function computeRootDigestAs(input: TarInput, behaviour: ConvertBehaviour): Promise<string> {
   const opened = await openInputOrFail(input);
   let out: OutputFile;
   try {
-    out = new OutputFile(join(tmpdir(), 'lcow-root-digest.img'));
+    checkIsTar(opened, behaviour);
+    out = scratchFile(tmpdir());
   } catch (err) {
     opened.close();
     throw err;
@@ -254,7 +354,8 @@ export async function computeRootDigest(input: TarInput): Promise<string> {
     return (await writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes)).toString('hex');
   } catch (err) {
     // hcsshim wraps every conversion failure here; keep its wording.
-    const e = asLcowError(err, input);
+    const e = explainNotTar(asLcowError(err, input), opened, behaviour);
+    if (e.code === 'INPUT_NOT_TAR') throw e;
     throw new LcowError(e.code, `failed to convert tar to ext4: ${e.message}`, { path: e.path, offset: e.offset, cause: e });
   } finally {
     out.abandon();

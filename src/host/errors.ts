@@ -34,6 +34,9 @@ export type HostErrorCode =
   | 'EXT4_CORRUPT'
   | 'EXT4_UNSUPPORTED'
   | 'EXT4_WRONG_TYPE'
+  | 'INPUT_NOT_TAR'
+  | 'IMAGE_NOT_EXT4'
+  | 'INVALID_OPTION'
   | 'OUTPUT_WRITE_FAILED'
   | 'ENGINE_TRAPPED'
   | 'USAGE';

@@ -9,6 +9,7 @@ import { Ext4Reader } from './ext4/reader.js';
 import { openFileSource, type ByteSource } from './ext4/source.js';
 import { SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from './ext4/superblock.js';
 import { VHD_FOOTER_SIZE, isVeritySuperblock, readVhdFooter } from './inspect.js';
+import { checkImageFile } from './image-file.js';
 
 export interface ImageDiff {
   offset: number;
@@ -25,6 +26,8 @@ const BLOCK_SIZE = 4096;
 
 /** Null when both files are byte-identical, else the first difference, explained. */
 export function diffImages(a: string, b: string): ImageDiff | null {
+  checkImageFile(a);
+  checkImageFile(b, 'the image to compare with');
   const { offset, sizeA, sizeB } = firstDifference(a, b);
   if (offset === null) return null;
   const block = Math.floor(offset / BLOCK_SIZE);

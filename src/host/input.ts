@@ -1,11 +1,12 @@
 // Input side: open a file or stdin, detect compression by magic, and read the tar
 // stream in large chunks with a pull interface the conversion loop can drive.
 
-import { fstatSync, openSync, closeSync, read } from 'node:fs';
+import { fstatSync, openSync, closeSync, read, readSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { LcowError } from './errors.js';
+import { identityOf, type FileIdentity } from './output.js';
 
 export const CHUNK_SIZE = 1 << 20;
 
@@ -206,46 +207,91 @@ export interface OpenedInput {
   /** Releases the input file (a no-op for stdin). */
   close(): void;
   compression: Compression;
-  /** Size of the input file when known (for progress), else undefined. */
+  /** Size of the input file (or of standard input when it is a regular file), else undefined. */
   size?: number;
   /** Compressed bytes read so far (progress on the input file). */
   bytesRead(): number;
+  /** The first raw bytes (at least 2048 unless the input is shorter), for telling what the input is. */
+  head: Buffer;
+  /** The last 512 raw bytes of a file input (where a fixed VHD keeps its footer). */
+  tail?: Buffer;
 }
 
 /** A tar file's path, "-" for standard input, or a stream of its bytes (the driver's ApplyDiff). */
 export type TarInput = string | AsyncIterable<Buffer>;
 
+/** Before anything is read: the input's identity (for the same-file check), when it has one. */
+export type BeforeRead = (identity: FileIdentity | undefined) => void;
+
+/** Enough of the head for the ext4 magic at byte 1080 even when a pipe delivers less at once. */
+const MIN_HEAD = 2048;
+
+/** Standard input's identity and size, when it is a file or device rather than a pipe or terminal. */
+export function standardInputStats(): { identity?: FileIdentity; size?: number; terminal: boolean } {
+  try {
+    const stats = fstatSync(0);
+    const identity = stats.isFile() || stats.isBlockDevice() ? identityOf(stats) : undefined;
+    return { identity, size: stats.isFile() ? stats.size : undefined, terminal: Boolean(process.stdin.isTTY) };
+  } catch {
+    return { terminal: false };
+  }
+}
+
+function readTail(file: FileChunks): Buffer | undefined {
+  if (file.size < 512) return undefined;
+  const tail = Buffer.alloc(512);
+  return readSync(file.fd, tail, 0, 512, file.size - 512) === 512 ? tail : undefined;
+}
+
 /** Opens the input and inflates gzip or zstd when the magic says so. */
-export async function openInput(input: TarInput): Promise<OpenedInput> {
+export async function openInput(input: TarInput, beforeRead?: BeforeRead): Promise<OpenedInput> {
   const file = typeof input === 'string' && input !== '-' ? new FileChunks(input) : undefined;
-  const raw: AsyncIterable<Buffer> = file ?? (typeof input === 'string' ? process.stdin : input);
-  const size = file?.size;
+  const stdin = input === '-' ? standardInputStats() : undefined;
+  const raw: AsyncIterable<Uint8Array | string> = file ?? (typeof input === 'string' ? process.stdin : input);
+  const size = file?.size ?? stdin?.size;
   const close = () => file?.close();
   let rawBytes = 0;
-  // One iterator for the whole stream: the first chunk decides the compression.
+  // One iterator for the whole stream: the first chunks decide the compression.
   const iterator = raw[Symbol.asyncIterator]();
-  let head: IteratorResult<Buffer>;
+  const nextChunk = async (): Promise<Buffer | undefined> => {
+    const next = await iterator.next();
+    if (next.done) return undefined;
+    if (!(next.value instanceof Uint8Array)) {
+      throw new LcowError('INVALID_OPTION', 'the input stream gives strings, not bytes: do not set an encoding on it');
+    }
+    const bytes: Uint8Array = next.value;
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+  let first: Buffer = Buffer.alloc(0);
+  let ended = false;
   let compression: Compression;
+  let tail: Buffer | undefined;
   try {
-    head = await iterator.next();
-    compression = detectCompression(head.done ? Buffer.alloc(0) : head.value);
+    beforeRead?.(file ? identityOf(fstatSync(file.fd)) : stdin?.identity);
+    while (first.length < MIN_HEAD && !ended) {
+      const chunk = await nextChunk();
+      if (chunk === undefined) ended = true;
+      else first = first.length === 0 ? chunk : Buffer.concat([first, chunk]);
+    }
+    compression = detectCompression(first);
+    if (file) tail = readTail(file);
   } catch (err) {
     close();
     throw err;
   }
-  const first: Buffer = head.done ? Buffer.alloc(0) : head.value;
   rawBytes += first.length;
   async function* rawChunks(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      rawBytes += next.value.length;
-      yield next.value;
+    if (ended) return;
+    for (let next = await nextChunk(); next !== undefined; next = await nextChunk()) {
+      rawBytes += next.length;
+      yield next;
     }
   }
   if (compression === 'none') {
     const reader = new ChunkReader(rawChunks(), file);
     // Bytes copied in the kernel are never read, so progress counts consumed bytes.
-    return { reader, compression, size, close, bytesRead: () => reader.consumed };
+    return { reader, compression, size, close, bytesRead: () => reader.consumed, head: first, tail };
   }
   let inflate: zlib.Gunzip;
   try {
@@ -256,7 +302,15 @@ export async function openInput(input: TarInput): Promise<OpenedInput> {
   }
   // pipeline, not pipe: a read error on the file must end the inflated stream too.
   const source = corruptionAsLcowError(pipeline(Readable.from(rawChunks()), inflate, () => {}), compression);
-  return { reader: new ChunkReader(source), compression, size, close, bytesRead: () => rawBytes };
+  return { reader: new ChunkReader(source), compression, size, close, bytesRead: () => rawBytes, head: first, tail };
+}
+
+/** Whether this Node.js can inflate zstd (zlib.createZstdDecompress, Node 22.15+). */
+export const ZSTD_AVAILABLE = typeof (zlib as unknown as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
+
+/** What the help says about compressed input: the truth for this runtime. */
+export function compressionNote(): string {
+  return ZSTD_AVAILABLE ? 'gzip and zstd are detected and inflated' : `gzip is detected and inflated; zstd needs Node.js 22.15+ (this is ${process.version})`;
 }
 
 function createZstd(): zlib.Gunzip {

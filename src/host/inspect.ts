@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { Ext4Reader } from './ext4/reader.js';
 import { openFileSource, type ByteSource } from './ext4/source.js';
 import { VERITY_BLOCK } from './verity.js';
+import { checkImageFile } from './image-file.js';
 
 // ---------------------------------------------------------------------------
 // Fixed VHD footer (§19): 512 big-endian bytes at the very end of the file.
@@ -255,7 +256,12 @@ function summarizeExt4(image: Ext4Reader): Ext4Summary {
   };
 }
 
+/**
+ * Reads what `path` holds. A file that cannot be opened throws INPUT_OPEN_FAILED; one
+ * without a readable ext4 part is summarised with `ext4: null` and `ext4Error`.
+ */
 export function inspectImage(path: string): ImageSummary {
+  checkImageFile(path);
   const source = openFileSource(path);
   try {
     const summary: ImageSummary = {

@@ -14,10 +14,16 @@ const SEVERITY: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, war
 /** The pino methods we use, as (fields, message). */
 export type Log = Record<Method, (fields: object, message: string) => void>;
 
-export function createLogger(level: LogLevel = 'warn'): Log {
+export function isLogLevel(text: string): text is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(text);
+}
+
+/** `beforeWrite` runs before each line that passes the level (a progress bar clears its line). */
+export function createLogger(level: LogLevel = 'warn', beforeWrite?: () => void): Log {
   let logger: Logger | undefined;
   const method = (name: Method) => (fields: object, message: string) => {
     if (SEVERITY[name] < SEVERITY[level]) return;
+    beforeWrite?.();
     logger ??= loadPino(level);
     logger[name](fields, message);
   };

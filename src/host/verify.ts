@@ -3,18 +3,32 @@
 import { openSync, closeSync, fstatSync } from 'node:fs';
 import { checkHashTree, treeLayout, VERITY_BLOCK } from './verity.js';
 import { inspectImage } from './inspect.js';
+import { requireExt4Image } from './image-file.js';
+import { checkRootDigest } from './check-options.js';
 
 export interface Verification {
+  /** True when nothing is wrong (and the root digest is the expected one, when given). */
   ok: boolean;
+  /** Each thing found wrong, one sentence each; empty when ok. */
   problems: string[];
+  /** The recomputed root digest (hex), when the hash tree could be read. */
   rootDigest?: string;
+  /** Data blocks the verity superblock covers. */
   dataBlocks?: number;
 }
 
+/**
+ * Recomputes the hash tree of `path` and checks what surrounds it. A file that cannot be
+ * opened throws INPUT_OPEN_FAILED, one that is not an ext4 image IMAGE_NOT_EXT4, and an
+ * `expectedRoot` that is not 64 hex digits INVALID_OPTION; everything found wrong with
+ * an image is listed in `problems`.
+ */
 export function verifyImage(path: string, expectedRoot?: string): Verification {
+  requireExt4Image(path);
+  if (expectedRoot !== undefined) checkRootDigest(expectedRoot);
   const summary = inspectImage(path);
   const problems: string[] = [];
-  if (!summary.ext4) return { ok: false, problems: [`${path}: not an ext4 image (${summary.ext4Error ?? 'no superblock'})`] };
+  if (!summary.ext4) return { ok: false, problems: [`${path}: the ext4 superblock or group descriptors cannot be read (${summary.ext4Error ?? 'unknown reason'})`] };
   const ext4Bytes = summary.ext4Bytes ?? 0;
   const verity = summary.verity;
   if (!verity) return { ok: false, problems: [`${path}: no dm-verity superblock at byte ${ext4Bytes}; convert with --verity`] };

@@ -1,18 +1,38 @@
 // Fixed VHD footers on existing files (hcsshim ConvertToVhd / -only-vhd).
 
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { buildVhdFooter } from './engine.js';
-import { OutputFile } from './output.js';
+import { OutputFile, outputTarget, identityOf, sameFile, systemReason } from './output.js';
+import { FileChunks, standardInputStats } from './input.js';
+import { checkImagePath } from './check-options.js';
 import { LcowError } from './errors.js';
 
-/** Copies `input` ("-" for stdin) unchanged to `target` and appends a footer. */
+/** Copies `input` ("-" for stdin) unchanged to `target` and appends a footer; returns the new size. */
 export async function appendVhdFooterTo(input: string, target: string, uniqueId: Uint8Array = randomBytes(16)): Promise<number> {
-  const out = new OutputFile(target);
+  checkImagePath(input, 'the input');
+  const destination = outputTarget(target);
+  let file: FileChunks | undefined;
+  try {
+    file = input === '-' ? undefined : new FileChunks(input);
+  } catch (err) {
+    throw new LcowError('INPUT_OPEN_FAILED', `cannot open ${input}: ${systemReason(err)}`, { cause: err });
+  }
+  const name = input === '-' ? 'standard input' : input;
+  let out: OutputFile;
+  try {
+    const identity = file ? identityOf(fstatSync(file.fd)) : standardInputStats().identity;
+    if (identity && destination.identity && sameFile(identity, destination.identity)) {
+      throw new LcowError('USAGE', `the output ${target} is the input ${name}: it would be destroyed; choose another output`);
+    }
+    out = new OutputFile(destination);
+  } catch (err) {
+    file?.close();
+    throw err;
+  }
   try {
     let size = 0;
-    const stream = input === '-' ? process.stdin : createReadStream(input, { highWaterMark: 4 << 20 });
-    for await (const chunk of stream) {
+    for await (const chunk of file ?? process.stdin) {
       out.write(chunk as Buffer, size);
       size += (chunk as Buffer).length;
     }
@@ -22,6 +42,8 @@ export async function appendVhdFooterTo(input: string, target: string, uniqueId:
   } catch (err) {
     out.abandon();
     if (err instanceof LcowError) throw err;
-    throw new LcowError('INPUT_READ_FAILED', `cannot read ${input}: ${(err as Error).message}`, { cause: err });
+    throw new LcowError('INPUT_READ_FAILED', `cannot read ${name}: ${systemReason(err)}`, { cause: err });
+  } finally {
+    file?.close();
   }
 }

@@ -4,15 +4,16 @@
 import { LcowError } from '../errors.js';
 
 export const EXIT_REFUSED = 1; // the input was refused: bad tar, bad compression, over a limit
-export const EXIT_USAGE = 2; // bad command line, or an input file that cannot be opened
+export const EXIT_USAGE = 2; // bad command line or library options, an input that cannot be opened, an output that cannot be
 export const EXIT_OUTPUT = 3; // the output could not be written (disk full, permissions)
 export const EXIT_INTERNAL = 70; // a bug in lcow (sysexits EX_SOFTWARE): please report it
 
-const INTERNAL_CODES = new Set(['ENGINE_TRAPPED', 'ENGINE_BAD_CALL']);
+const INTERNAL_CODES = new Set(['ENGINE_TRAPPED', 'ENGINE_BAD_CALL', 'INTERNAL']);
+const USAGE_CODES = new Set(['USAGE', 'INVALID_OPTION', 'INPUT_OPEN_FAILED']);
 
 export function exitStatusOf(err: unknown): number {
   if (!(err instanceof LcowError)) return EXIT_INTERNAL;
-  if (err.code === 'USAGE' || err.code === 'INPUT_OPEN_FAILED') return EXIT_USAGE;
+  if (USAGE_CODES.has(err.code)) return EXIT_USAGE;
   if (err.code === 'OUTPUT_WRITE_FAILED') return EXIT_OUTPUT;
   if (INTERNAL_CODES.has(err.code)) return EXIT_INTERNAL;
   return EXIT_REFUSED;

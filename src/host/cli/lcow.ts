@@ -1,147 +1,263 @@
 #!/usr/bin/env node
-// lcow: convert tar layers to layer.vhd images and look inside them.
+// lcow: convert tar layers to layer.vhd images and look inside them. Exit statuses and
+// the one-line error format are in failure.ts and the README ("Errors and exit status").
 
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { statSync } from 'node:fs';
-import { convertTar, computeRootDigest } from '../convert.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import { readFileSync, statSync } from 'node:fs';
+import { convertTarAs, computeRootDigestAs } from '../convert.js';
+import { createLogger, LOG_LEVELS, type LogLevel, type Log } from '../log.js';
 import { Progress } from '../progress.js';
 import { LcowError } from '../errors.js';
+import { compressionNote, standardInputStats } from '../input.js';
+import { ENGINE_MEMORY_MAX, ENGINE_MEMORY_MIN } from '../check-options.js';
 import { describeFailure, exitStatusOf } from './failure.js';
 import { DELEGATES, SILENT_DELEGATE, loadDelegate } from './dispatch.js';
+import { parseCommand, formatCommandHelp, type CommandSpec, type OptionSpec, type ParsedCommand } from './options.js';
+import { parseSize } from './size.js';
+import { closest } from '../nearest-name.js';
 
-function parseSize(text: string): number {
-  const match = /^(\d+)\s*([KMGT]i?B?)?$/i.exec(text.trim());
-  if (!match) throw new LcowError('USAGE', `invalid size ${JSON.stringify(text)}: use bytes or a suffix like 16GiB`);
-  const unit = (match[2] ?? '').toUpperCase().replace(/I?B$/, '');
-  const scale = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit] ?? 1;
-  return Number(match[1]) * scale;
+const MAX_DISK_SIZE = { min: 28 * 1024, max: 16 * 2 ** 40 }; // an empty layer's image; hcsshim's 16 TiB ceiling
+const ENGINE_MEMORY = { min: ENGINE_MEMORY_MIN, max: ENGINE_MEMORY_MAX };
+
+const COMMON: OptionSpec[] = [
+  { name: 'log-level', kind: 'string', placeholder: 'LEVEL', choices: LOG_LEVELS, defaultText: 'warn', description: 'pino JSON log lines on stderr; debug adds stages and timings, trace progress samples' },
+  { name: 'help', short: 'h', kind: 'boolean', description: 'show this help' },
+];
+
+const COMMANDS: CommandSpec[] = [
+  {
+    name: 'convert',
+    positionals: [{ name: 'input', description: `tar file, or "-" for standard input (${compressionNote()}; xz and bzip2 are refused with a hint)` }],
+    summary: 'Convert a tar layer into an ext4 image or layer.vhd, byte-identical to hcsshim tar2ext4.',
+    options: [
+      { name: 'output', short: 'o', kind: 'string', placeholder: 'FILE', description: 'the image to write (required); a file is replaced only on success, a seekable device written in place' },
+      { name: 'overlay', kind: 'boolean', description: 'convert OCI whiteouts to overlayfs form' },
+      { name: 'vhd', kind: 'boolean', description: 'append a fixed VHD footer (layer.vhd)' },
+      { name: 'inline', kind: 'boolean', description: 'store files of at most 136 bytes in their inode' },
+      { name: 'convert-backslash', kind: 'boolean', description: 'treat "\\" in names as "/"' },
+      { name: 'verity', kind: 'boolean', description: 'append a dm-verity superblock and hash tree (before any VHD footer)' },
+      { name: 'uuid-from-content', kind: 'boolean', description: 'derive the VHD and verity ids from the content: the same input gives the same file' },
+      { name: 'max-size', kind: 'string', placeholder: 'SIZE', defaultText: '16GiB', description: 'maximum disk size, 28KiB to 16TiB (K/M/G/T and KiB..TiB are powers of 1024, KB..TB of 1000)' },
+      { name: 'sync', kind: 'boolean', defaultText: 'on', description: 'flush the image to disk before renaming it into place (--no-sync skips it, as cp does)' },
+      { name: 'engine-memory', kind: 'string', placeholder: 'SIZE', defaultText: '4GiB', description: "cap on the engine's memory for the layer's metadata, 10MiB to 4GiB" },
+      ...COMMON,
+    ],
+  },
+  {
+    name: 'inspect',
+    positionals: [{ name: 'image', description: 'an ext4 image or layer.vhd' }],
+    summary: 'Summarise an image (superblock, groups, features, counts, VHD footer, dm-verity), or with --diff name the first difference between two.',
+    options: [
+      { name: 'diff', kind: 'string', placeholder: 'IMAGE', description: 'compare with this image and name the first differing block and its structure (exit 1 when they differ)' },
+      { name: 'json', kind: 'boolean', description: 'print JSON' },
+      ...COMMON,
+    ],
+  },
+  {
+    name: 'root-digest',
+    positionals: [{ name: 'input', description: 'tar file, or "-" for standard input' }],
+    summary: "Print the layer's dm-verity root digest as hcsshim ConvertAndComputeRootDigest computes it (whiteouts converted, 128 GiB layout); writes nothing.",
+    options: COMMON,
+  },
+  {
+    name: 'verify',
+    positionals: [{ name: 'image', description: 'an image made with --verity' }],
+    summary: 'Recompute the dm-verity hash tree of an image (and check its VHD footer); exit 1 on any mismatch.',
+    options: [
+      { name: 'root-digest', kind: 'string', placeholder: 'HEX', description: 'also require this root digest (64 hex digits)' },
+      ...COMMON,
+    ],
+  },
+];
+
+const TOP: CommandSpec = {
+  name: '',
+  positionals: [],
+  summary: '',
+  options: [{ name: 'version', short: 'V', kind: 'boolean', description: 'print the version' }, ...COMMON],
+};
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
-/** Input size for the progress bar; a missing file is reported by the conversion itself. */
-function sizeOf(path: string): number | undefined {
+function topHelp(): string {
+  const lines = ['Usage: lcow <command> [options]', '', 'Commands:'];
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(12)} ${c.summary}`);
+  for (const [name, d] of Object.entries(DELEGATES)) if (d.summary) lines.push(`  ${name.padEnd(12)} ${d.summary}`);
+  lines.push('', 'Options:', '  -h, --help   show help (lcow <command> --help for a command)', '  -V, --version  print the version', '', 'Exit status: 0 ok, 1 input refused, 2 usage, 3 output not written, 70 a bug in lcow.');
+  return `${lines.join('\n')}\n`;
+}
+
+function usage(message: string, command = ''): LcowError {
+  return new LcowError('USAGE', `${message} (see lcow ${command ? `${command} ` : ''}--help)`);
+}
+
+/** Exactly the positionals the command takes. */
+function positionalsOf(command: CommandSpec, parsed: ParsedCommand): string[] {
+  const want = command.positionals.length;
+  const got = parsed.positionals;
+  if (got.length < want) throw usage(`lcow ${command.name} needs ${command.positionals.map((p) => `<${p.name}>`).join(' ')}`, command.name);
+  if (got.length > want) throw usage(`lcow ${command.name} takes one ${command.positionals[0].name}; unexpected ${JSON.stringify(got[want])}`, command.name);
+  return got;
+}
+
+function flag(parsed: ParsedCommand, name: string): boolean {
+  return parsed.options.get(name) === true;
+}
+
+function text(parsed: ParsedCommand, name: string): string | undefined {
+  const value = parsed.options.get(name);
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Size of the input for the progress bar: a file's, or standard input's when it is a regular file. */
+function inputSize(input: string): number | undefined {
+  if (input === '-') return standardInputStats().size;
   try {
-    return statSync(path).size;
+    return statSync(input).size;
   } catch {
-    return undefined;
+    return undefined; // the conversion reports it
   }
 }
 
-async function main(): Promise<void> {
-  const [command, ...rest] = hideBin(process.argv);
-  if (command !== undefined && Object.hasOwn(DELEGATES, command)) {
-    const run = await loadDelegate(command);
-    if (command === SILENT_DELEGATE) {
-      process.exitCode = await run(rest).catch((err: unknown) => {
-        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-        return 1;
-      });
-    } else {
-      process.exitCode = await run(rest);
+/** Reading a tar from a terminal would wait without a word: say so. */
+function hintIfTerminal(input: string): void {
+  if (input === '-' && standardInputStats().terminal) {
+    process.stderr.write('lcow: reading the tar from standard input, which is a terminal; press Ctrl-D to end it, or give a file\n');
+  }
+}
+
+async function convert(parsed: ParsedCommand, log: Log, progressOf: (total: number | undefined) => Progress): Promise<number> {
+  const [input] = positionalsOf(COMMANDS[0], parsed);
+  const output = text(parsed, 'output');
+  if (output === undefined) throw usage('lcow convert needs -o/--output FILE', 'convert');
+  const maxSize = text(parsed, 'max-size');
+  const engineMemory = text(parsed, 'engine-memory');
+  const options = {
+    overlay: flag(parsed, 'overlay'),
+    vhd: flag(parsed, 'vhd'),
+    inlineData: flag(parsed, 'inline'),
+    convertBackslash: flag(parsed, 'convert-backslash'),
+    verity: flag(parsed, 'verity'),
+    uuidFromContent: flag(parsed, 'uuid-from-content'),
+    maxDiskSize: maxSize === undefined ? undefined : parseSize(maxSize, '--max-size', MAX_DISK_SIZE),
+    engineMemoryLimit: engineMemory === undefined ? undefined : parseSize(engineMemory, '--engine-memory', ENGINE_MEMORY),
+    sync: parsed.options.get('sync') !== false,
+  };
+  hintIfTerminal(input);
+  const progress = progressOf(inputSize(input));
+  const started = Date.now();
+  try {
+    const result = await convertTarAs(input, output, { ...options, onProgress: (n) => progress.update(n) }, { notTar: 'refuse', log });
+    progress.complete();
+    log.info({ input, output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
+  } finally {
+    progress.finish();
+  }
+  return 0;
+}
+
+async function inspect(parsed: ParsedCommand): Promise<number> {
+  const [image] = positionalsOf(COMMANDS[1], parsed);
+  const other = text(parsed, 'diff');
+  const json = flag(parsed, 'json');
+  // Loaded on demand: only convert has to start fast.
+  const { requireExt4Image, checkImageFile } = await import('../image-file.js');
+  if (other !== undefined) {
+    const { diffImages, formatDiff } = await import('../image-diff.js');
+    checkImageFile(image);
+    checkImageFile(other, 'the image to compare with');
+    const d = diffImages(image, other);
+    process.stdout.write(json ? `${JSON.stringify(d)}\n` : d === null ? 'identical\n' : `${formatDiff(d)}\n`);
+    return d === null ? 0 : 1;
+  }
+  const { inspectImage, formatSummary } = await import('../inspect.js');
+  requireExt4Image(image);
+  const summary = inspectImage(image);
+  process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+  return summary.ext4 ? 0 : 1;
+}
+
+async function rootDigest(parsed: ParsedCommand): Promise<number> {
+  const [input] = positionalsOf(COMMANDS[2], parsed);
+  hintIfTerminal(input);
+  process.stdout.write(`${await computeRootDigestAs(input, { notTar: 'refuse' })}\n`);
+  return 0;
+}
+
+async function verify(parsed: ParsedCommand): Promise<number> {
+  const [image] = positionalsOf(COMMANDS[3], parsed);
+  const expected = text(parsed, 'root-digest');
+  if (expected !== undefined && !/^[0-9a-fA-F]{64}$/.test(expected)) {
+    throw usage(`--root-digest must be 64 hex digits (a SHA-256), not ${JSON.stringify(expected)}`, 'verify');
+  }
+  const { verifyImage, formatVerification } = await import('../verify.js');
+  const result = verifyImage(image, expected);
+  process.stdout.write(`${formatVerification(result)}\n`);
+  return result.ok ? 0 : 1;
+}
+
+const RUNNERS: Record<string, (parsed: ParsedCommand, log: Log, progressOf: (total: number | undefined) => Progress) => Promise<number>> = {
+  convert,
+  inspect,
+  'root-digest': rootDigest,
+  verify,
+};
+
+async function runDelegate(command: string, argv: string[]): Promise<number> {
+  if (command !== SILENT_DELEGATE) return (await loadDelegate(command))(argv);
+  try {
+    return await (await loadDelegate(command))(argv);
+  } catch (err) {
+    process.stderr.write(err instanceof Error ? err.message : String(err));
+    return exitStatusOf(err);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first !== undefined && Object.hasOwn(DELEGATES, first)) return runDelegate(first, rest);
+  if (first === 'help') {
+    const command = COMMANDS.find((c) => c.name === rest[0]);
+    process.stdout.write(command ? formatCommandHelp(command) : topHelp());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    if (first === undefined || first.startsWith('-')) {
+      const top = parseCommand(TOP, argv);
+      if (flag(top, 'version')) {
+        process.stdout.write(`lcow ${version()}\n`);
+        return 0;
+      }
+      if (flag(top, 'help')) {
+        process.stdout.write(topHelp());
+        return 0;
+      }
+      throw usage(`name a command first: ${COMMANDS.map((c) => c.name).join(', ')}${top.positionals.length ? ` (options go after it: lcow ${top.positionals[0]} ...)` : ''}`);
     }
-    return;
+    const nearest = closest(first, [...COMMANDS.map((c) => c.name), 'driver', 'plugin']);
+    throw usage(`unknown command ${JSON.stringify(first)}${nearest ? `; did you mean ${nearest}?` : `; the commands are ${COMMANDS.map((c) => c.name).join(', ')}, driver, plugin`}`);
   }
-  await yargs(hideBin(process.argv))
-    .scriptName('lcow')
-    .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, global: true, description: 'pino log level (JSON on stderr)' })
-    .command(
-      'convert <input>',
-      'convert a tar layer (file or "-" for stdin; gzip/zstd detected) into an ext4 image or layer.vhd, byte-identical to hcsshim tar2ext4',
-      (y) => y
-        .positional('input', { type: 'string', demandOption: true })
-        .option('output', { alias: 'o', type: 'string', demandOption: true, description: 'output file' })
-        .option('overlay', { type: 'boolean', default: false, description: 'convert OCI whiteouts to overlayfs form' })
-        .option('vhd', { type: 'boolean', default: false, description: 'append a fixed VHD footer (layer.vhd)' })
-        .option('inline', { type: 'boolean', default: false, description: 'store files of at most 136 bytes in their inode' })
-        .option('convert-backslash', { type: 'boolean', default: false, description: 'treat "\\" in names as "/"' })
-        .option('verity', { type: 'boolean', default: false, description: 'append a dm-verity superblock and hash tree (before any VHD footer)' })
-        .option('uuid-from-content', { type: 'boolean', default: false, description: 'derive the VHD and verity ids from the content, so the same input gives the same file' })
-        .option('max-size', { type: 'string', description: 'maximum disk size (bytes, or e.g. 128GiB); default 16GiB' })
-        .option('sync', { type: 'boolean', default: true, description: 'flush the image to disk before renaming it into place (--no-sync skips it, as cp does)' })
-        .option('engine-memory', { type: 'string', description: "cap on the engine's memory for the layer's metadata (e.g. 512MiB); default and maximum 4GiB" }),
-      async (args) => {
-        const log = createLogger(args['log-level'] as LogLevel);
-        // yargs hands "-" (standard input) over as an empty string.
-        const input = args.input || '-';
-        const total = input === '-' ? undefined : sizeOf(input);
-        const progress = new Progress('convert', total);
-        const started = Date.now();
-        try {
-          const result = await convertTar(input, args.output, {
-            overlay: args.overlay,
-            vhd: args.vhd,
-            inlineData: args.inline,
-            convertBackslash: args['convert-backslash'],
-            maxDiskSize: args['max-size'] === undefined ? undefined : parseSize(args['max-size']),
-            verity: args.verity,
-            uuidFromContent: args['uuid-from-content'],
-            sync: args.sync,
-            engineMemoryLimit: args['engine-memory'] === undefined ? undefined : parseSize(args['engine-memory']),
-            onProgress: (n) => progress.update(n),
-          });
-          log.info({ input, output: args.output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
-        } finally {
-          progress.finish();
-        }
-      },
-    )
-    .command(
-      'inspect <image>',
-      'summarise an ext4 image or layer.vhd (superblock, groups, features, counts, VHD footer, dm-verity), or find the first difference between two',
-      (y) => y
-        .positional('image', { type: 'string', demandOption: true })
-        .option('diff', { type: 'string', description: 'compare with this image and name the first differing block and its structure' })
-        .option('json', { type: 'boolean', default: false, description: 'print JSON' }),
-      async (args) => {
-        // Loaded on demand: only convert has to start fast.
-        const { inspectImage, formatSummary } = await import('../inspect.js');
-        const { diffImages, formatDiff } = await import('../image-diff.js');
-        if (args.diff !== undefined) {
-          const d = diffImages(args.image, args.diff);
-          if (args.json) process.stdout.write(`${JSON.stringify(d)}\n`);
-          else process.stdout.write(d === null ? 'identical\n' : `${formatDiff(d)}\n`);
-          process.exitCode = d === null ? 0 : 1;
-          return;
-        }
-        const summary = inspectImage(args.image);
-        process.stdout.write(args.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-      },
-    )
-    .command(
-      'root-digest <input>',
-      "print the layer's dm-verity root digest as hcsshim ConvertAndComputeRootDigest computes it (whiteouts converted, 128 GiB layout); writes nothing",
-      (y) => y.positional('input', { type: 'string', demandOption: true }),
-      async (args) => {
-        process.stdout.write(`${await computeRootDigest(args.input || '-')}\n`);
-      },
-    )
-    .command(
-      'verify <image>',
-      'recompute the dm-verity hash tree of an image made with --verity (and check its VHD footer); exits 1 on any mismatch',
-      (y) => y
-        .positional('image', { type: 'string', demandOption: true })
-        .option('root-digest', { type: 'string', description: 'also require this root digest (hex)' }),
-      async (args) => {
-        const { verifyImage, formatVerification } = await import('../verify.js');
-        const result = verifyImage(args.image, args['root-digest']);
-        process.stdout.write(`${formatVerification(result)}\n`);
-        process.exitCode = result.ok ? 0 : 1;
-      },
-    )
-    .command('driver', DELEGATES.driver.summary!)
-    .command('plugin', DELEGATES.plugin.summary!)
-    .demandCommand(1, 'name a command: convert, inspect, root-digest or verify')
-    .strict()
-    .version(false)
-    .help()
-    .fail((message, err) => {
-      throw err ?? new LcowError('USAGE', `${message} (see lcow --help)`);
-    })
-    .parseAsync();
+  const parsed = parseCommand(command, rest);
+  if (flag(parsed, 'help')) {
+    process.stdout.write(formatCommandHelp(command));
+    return 0;
+  }
+  let progress: Progress | undefined;
+  const level = (text(parsed, 'log-level') ?? 'warn') as LogLevel;
+  const log = createLogger(level, () => progress?.clear());
+  const progressOf = (total: number | undefined) => (progress = new Progress(command.name, total));
+  return RUNNERS[command.name](parsed, log, progressOf);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`lcow: ${describeFailure(err)}\n`);
-  process.exit(exitStatusOf(err));
-});
+// process.exit, not exitCode: a refused stream on standard input must not keep the
+// process waiting for the writer (stdout and stderr are synchronous on files and pipes).
+main(process.argv.slice(2)).then(
+  (status) => process.exit(status),
+  (err: unknown) => {
+    process.stderr.write(`lcow: ${describeFailure(err)}\n`);
+    process.exit(exitStatusOf(err));
+  },
+);

@@ -1,79 +1,126 @@
 #!/usr/bin/env node
-// Drop-in for hcsshim's cmd/tar2ext4: the same flags (single or double dash), the same
-// exit status (0 ok, 1 error with a one-line message on stderr).
+// Drop-in for hcsshim's cmd/tar2ext4. Flags are parsed exactly as Go's flag package
+// parses them (go-flag.ts), with Go's answers: usage and exit 0 for -h/-help, Go's
+// error line, the usage and exit 2 for a bad flag, the usage and exit 1 without -o or
+// with arguments left over; a conversion error is its message on one line and exit 1.
 
-import yargs from 'yargs';
-import { convertTar, computeRootDigest } from '../convert.js';
-import { appendVhdFooterTo } from '../vhd.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
-import { Progress } from '../progress.js';
 import { statSync } from 'node:fs';
+import { convertTarAs, computeRootDigestAs } from '../convert.js';
+import { appendVhdFooterTo } from '../vhd.js';
+import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { Progress } from '../progress.js';
+import { compressionNote, standardInputStats } from '../input.js';
+import { parseGoFlags, formatGoUsage, GoFlagError, type GoFlag } from './go-flag.js';
 
-/** Go's flag package accepts -name and --name; yargs needs --name for long flags. */
-export function normalizeGoFlags(argv: string[]): string[] {
-  return argv.map((arg) => (/^-[A-Za-z][A-Za-z-]+(=.*)?$/.test(arg) ? `-${arg}` : arg));
+const PROGRAM = 'tar2ext4';
+
+/** hcsshim's flags with its usage strings, then ours. */
+export const FLAGS: readonly GoFlag[] = [
+  { name: 'i', kind: 'string', usage: `input file (default standard input; ${compressionNote()})` },
+  { name: 'o', kind: 'string', usage: 'output file' },
+  { name: 'overlay', kind: 'bool', usage: 'produce overlayfs-compatible layer image' },
+  { name: 'convert-slash', kind: 'bool', usage: "convert backslashes ('\\') in path names to slashes ('/')" },
+  { name: 'vhd', kind: 'bool', usage: 'add a VHD footer to the end of the image' },
+  { name: 'only-vhd', kind: 'bool', usage: "adds a VHD footer to the end of the file but does not convert to ext4; this implies '-vhd' and ignores all other options" },
+  { name: 'inline', kind: 'bool', usage: 'write small file data into the inode; not compatible with DAX' },
+  { name: 'verity', kind: 'bool', usage: 'append a dm-verity superblock and hash tree after the image (before any VHD footer)' },
+  { name: 'digest', kind: 'bool', usage: 'print the dm-verity root digest of the layer as hcsshim ConvertAndComputeRootDigest computes it, and write nothing' },
+  { name: 'uuid-from-content', kind: 'bool', usage: 'derive the VHD and verity ids from the content, so the same input gives the same file' },
+  { name: 'maxsize', kind: 'int64', usage: 'maximum disk size in `bytes` (hcsshim MaximumDiskSize: 0 means 16 GiB, negative or over 16 TiB means 16 TiB)' },
+  { name: 'log-level', kind: 'string', usage: `pino log \`level\` for JSON lines on stderr: ${LOG_LEVELS.join(', ')} (default warn)`, check: (v) => (isLogLevel(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`) },
+];
+
+const usage = (): string => formatGoUsage(PROGRAM, FLAGS);
+
+/** Go's reader waits on a terminal without a word; say what it waits for. */
+function hintIfTerminal(input: string): void {
+  if (input === '-' && standardInputStats().terminal) {
+    process.stderr.write(`${PROGRAM}: reading the tar from standard input, which is a terminal; press Ctrl-D to end it, or give -i FILE\n`);
+  }
 }
 
-async function main(): Promise<number> {
-  const args = await yargs(normalizeGoFlags(process.argv.slice(2)))
-    .scriptName('tar2ext4')
-    .usage('$0 -i <tar> -o <image> [-overlay] [-vhd] [-inline] [-verity] [-convert-slash] [-only-vhd] [-maxsize N] [-uuid-from-content]\n$0 -digest [-i <tar>]')
-    .option('i', { type: 'string', default: '-', description: 'input tar file (default standard input; gzip/zstd detected)' })
-    .option('o', { type: 'string', description: 'output file (required)' })
-    .option('overlay', { type: 'boolean', default: false, description: 'produce overlayfs-compatible layer image (convert OCI whiteouts)' })
-    .option('vhd', { type: 'boolean', default: false, description: 'add a VHD footer to the end of the image' })
-    .option('inline', { type: 'boolean', default: false, description: 'write small file data into the inode' })
-    .option('convert-slash', { type: 'boolean', default: false, description: 'convert backslashes in names to forward slashes' })
-    .option('only-vhd', { type: 'boolean', default: false, description: 'only append the VHD footer to the input, no conversion' })
-    .option('verity', { type: 'boolean', default: false, description: 'append a dm-verity superblock and hash tree after the image' })
-    .option('digest', { type: 'boolean', default: false, description: 'print the dm-verity root digest of the layer (hcsshim ConvertAndComputeRootDigest) and write nothing' })
-    .option('uuid-from-content', { type: 'boolean', default: false, description: 'derive the VHD and verity ids from the content (reproducible output)' })
-    .option('maxsize', { type: 'number', description: 'maximum disk size in bytes (hcsshim MaximumDiskSize; default 16 GiB)' })
-    .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, description: 'pino log level (JSON on stderr)' })
-    .strictOptions()
-    .version(false)
-    .help('help')
-    .parseAsync();
-  const log = createLogger(args['log-level'] as LogLevel);
-  if (args.digest) {
-    process.stdout.write(`${await computeRootDigest(args.i)}\n`);
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseGoFlags(FLAGS, argv);
+  } catch (err) {
+    if (!(err instanceof GoFlagError)) throw err;
+    process.stderr.write(err.help ? usage() : `${err.message}\n${usage()}`);
+    return err.help ? 0 : 2;
+  }
+  const { values, args } = parsed;
+  const bool = (name: string) => values.get(name) === true;
+  // As hcsshim: "" (the default) is standard input; "-" is taken as standard input too.
+  const input = (values.get('i') as string | undefined) || '-';
+  const output = (values.get('o') as string | undefined) ?? '';
+  let progress: Progress | undefined;
+  const log = createLogger((values.get('log-level') as LogLevel | undefined) ?? 'warn', () => progress?.clear());
+  if (bool('digest')) {
+    if (args.length !== 0) {
+      process.stderr.write(usage());
+      return 1;
+    }
+    hintIfTerminal(input);
+    process.stdout.write(`${await computeRootDigestAs(input, { notTar: 'as-go', onNotTar: warn })}\n`);
     return 0;
   }
-  if (!args.o) {
-    process.stderr.write('-o is required\n');
+  if (args.length !== 0 || output === '') {
+    process.stderr.write(usage());
     return 1;
   }
-  if (args['only-vhd']) {
-    const size = await appendVhdFooterTo(args.i, args.o);
-    log.info({ output: args.o, bytes: size }, 'appended VHD footer');
+  hintIfTerminal(input);
+  if (bool('only-vhd')) {
+    const size = await appendVhdFooterTo(input, output);
+    log.info({ output, bytes: size }, 'appended VHD footer');
     return 0;
   }
-  const total = args.i === '-' ? undefined : statSync(args.i).size;
-  const progress = new Progress('tar2ext4', total);
+  const maxsize = values.get('maxsize') as bigint | undefined;
+  progress = new Progress(PROGRAM, input === '-' ? standardInputStats().size : sizeOf(input));
   const started = Date.now();
   try {
-    const result = await convertTar(args.i, args.o, {
-      overlay: args.overlay,
-      vhd: args.vhd,
-      inlineData: args.inline,
-      convertBackslash: args['convert-slash'],
-      maxDiskSize: args.maxsize,
-      verity: args.verity,
-      uuidFromContent: args['uuid-from-content'],
-      onProgress: (n) => progress.update(n),
-    });
-    progress.finish();
-    log.info({ input: args.i, output: args.o, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
+    const result = await convertTarAs(input, output, {
+      overlay: bool('overlay'),
+      vhd: bool('vhd'),
+      inlineData: bool('inline'),
+      convertBackslash: bool('convert-slash'),
+      maxDiskSize: maxsize === undefined ? undefined : clampDiskSize(maxsize),
+      verity: bool('verity'),
+      uuidFromContent: bool('uuid-from-content'),
+      onProgress: (n) => progress?.update(n),
+    }, { notTar: 'as-go', onNotTar: warn, log });
+    progress.complete();
+    log.info({ input, output, ...result, seconds: (Date.now() - started) / 1000 }, 'converted');
     return 0;
   } finally {
     progress.finish();
   }
 }
 
-main().then(
+/** hcsshim MaximumDiskSize on Go's int64: past ±16 TiB it means 16 TiB either way (Number is exact below that). */
+function clampDiskSize(value: bigint): number {
+  const ceiling = 16n << 40n;
+  return value < 0n || value > ceiling ? -1 : Number(value);
+}
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined; // the conversion reports it
+  }
+}
+
+/** What Go's reader takes for an empty archive is converted as it does, with a word on stderr. */
+function warn(seen: string): void {
+  process.stderr.write(`${PROGRAM}: warning: ${seen}; Go's tar reader sees an empty archive there, so the image is empty\n`);
+}
+
+main(process.argv.slice(2)).then(
   (status) => process.exit(status),
-  (err: Error & { code?: string }) => {
-    process.stderr.write(`${err.message.replace(/\n/g, ' ')}\n`);
+  (err: unknown) => {
+    // hcsshim prints the error text alone on one line and exits 1, whatever the fault.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${message.replace(/\n/g, ' ')}\n`);
     process.exit(1);
   },
 );
