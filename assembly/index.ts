@@ -14,6 +14,8 @@ import { INODE_FLAG_INLINE_DATA } from "./ext4/constants";
 import { convertEntry } from "./convert";
 import { putVhdFooter, FOOTER_SIZE } from "./vhd/footer";
 import { putVeritySuperblock, VERITY_BLOCK_SIZE } from "./vhd/verity";
+import { EmptyExt4Writer } from "./mkfs/writer";
+import { geometryFor } from "./mkfs/geometry";
 import { ACTION_NEXT_HEADER, ACTION_READ, ACTION_COPY, ACTION_END, ACTION_ERROR, ACTION_MORE, ACTION_DONE, MAX_SEGMENTS, resetPlan, setReply, addSegment, reply, writeCount } from "./plan";
 
 export { replyPointer, writesPointer } from "./plan";
@@ -270,3 +272,47 @@ export function failureText(which: i32): usize {
   return textBuffer.dataStart;
 }
 
+
+// The empty ext4 file system of a sandbox (mkfs/writer.ts), driven like closeStep:
+// emptyExt4Begin, then emptyExt4Step until DONE, writing the planned writes after each.
+
+// [0, 16) UUID, [16, 32) directory hash seed, [32, 36) root uid, [36, 40) root gid.
+const EMPTY_EXT4_PARAMETER_BYTES: i32 = 40;
+const emptyExt4Parameters = new StaticArray<u8>(EMPTY_EXT4_PARAMETER_BYTES);
+let emptyExt4: EmptyExt4Writer | null = null;
+
+/** The 40 bytes the host fills before emptyExt4Begin (layout above). */
+export function emptyExt4ParameterBuffer(): usize {
+  return changetype<usize>(emptyExt4Parameters);
+}
+
+function emptyExt4Refused(message: string): i32 {
+  fail(E.ENGINE_BAD_CALL, "empty ext4: " + message);
+  return setReply(ACTION_ERROR, <f64>failure.code, 0);
+}
+
+/**
+ * Lays out the file system mke2fs makes for `sizeBytes` (at least 512 MiB, below 16 TiB:
+ * the host checks) created at unix time `time`, with the parameters in the buffer.
+ */
+export function emptyExt4Begin(sizeBytes: f64, time: f64): i32 {
+  resetPlan();
+  if (failed()) return setReply(ACTION_ERROR, <f64>failure.code, 0);
+  const geometry = geometryFor(<i64>sizeBytes);
+  if (geometry == null) return emptyExt4Refused("unsupported size " + (<i64>sizeBytes).toString());
+  const parameters = changetype<usize>(emptyExt4Parameters);
+  const w = new EmptyExt4Writer(geometry, <u32>time, load<u32>(parameters + 32), load<u32>(parameters + 36), parameters);
+  if (!w.prepare()) return emptyExt4Refused("the group tables do not fit in " + (<i64>sizeBytes).toString() + " bytes");
+  emptyExt4 = w;
+  return setReply(ACTION_MORE, 0, 0);
+}
+
+/** MORE: write the planned writes and call again; DONE: reply[1] = the file system's bytes. */
+export function emptyExt4Step(): i32 {
+  resetPlan();
+  if (failed()) return setReply(ACTION_ERROR, <f64>failure.code, 0);
+  if (emptyExt4 == null) return emptyExt4Refused("emptyExt4Step before emptyExt4Begin");
+  const w = emptyExt4!;
+  if (!w.step()) return setReply(ACTION_MORE, 0, 0);
+  return setReply(ACTION_DONE, <f64>w.sizeBytes, 0);
+}

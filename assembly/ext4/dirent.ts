@@ -42,3 +42,17 @@ export function putPlaceholder(ptr: usize, left: i32): void {
   store<u32>(ptr, 0);
   store<u16>(ptr + 4, <u16>left);
 }
+
+export const DIRENT_TAIL_SIZE: i32 = 12;
+
+/**
+ * The metadata_csum tail closing a directory block (ext4 wiki "Directory Entries"):
+ * a fake entry of inode 0, length 12, name length 0, type 0xde, then the checksum.
+ */
+export function putDirentTail(ptr: usize, checksum: u32): void {
+  store<u32>(ptr, 0);
+  store<u16>(ptr + 4, <u16>DIRENT_TAIL_SIZE);
+  store<u8>(ptr + 6, 0);
+  store<u8>(ptr + 7, 0xde);
+  store<u32>(ptr + 8, checksum);
+}

@@ -18,7 +18,7 @@ export function leafCount(blocks: u64): u32 {
   return extents / EXTENTS_PER_LEAF + 1;
 }
 
-function putHeader(ptr: usize, entries: u32, max: u32, depth: u16): void {
+export function putHeader(ptr: usize, entries: u32, max: u32, depth: u16): void {
   store<u16>(ptr, EXTENT_MAGIC);
   store<u16>(ptr + 2, <u16>entries);
   store<u16>(ptr + 4, <u16>max);
@@ -26,7 +26,7 @@ function putHeader(ptr: usize, entries: u32, max: u32, depth: u16): void {
   store<u32>(ptr + 8, 0);
 }
 
-function putExtent(ptr: usize, logical: u32, length: u32, physical: u32): void {
+export function putExtent(ptr: usize, logical: u32, length: u32, physical: u32): void {
   store<u32>(ptr, logical);
   store<u16>(ptr + 4, <u16>length);
   store<u16>(ptr + 6, 0);

@@ -37,6 +37,9 @@ interface EngineExports {
   failureText(which: number): number;
   replyPointer(): number;
   writesPointer(): number;
+  emptyExt4ParameterBuffer(): number;
+  emptyExt4Begin(sizeBytes: number, time: number): number;
+  emptyExt4Step(): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -211,6 +214,24 @@ export class Engine {
     new Uint8Array(this.memory, this.exports.uniqueIdBuffer(), 16).set(uuid);
     const ptr = this.exports.veritySuperblock(dataBlocks);
     return new Uint8Array(this.memory, ptr, 4096).slice();
+  }
+
+  /**
+   * Lays out the empty ext4 file system of `sizeBytes` (assembly/mkfs/writer.ts); then
+   * call emptyExt4Step until Action.Done, writing writes() after each call.
+   */
+  emptyExt4Begin(sizeBytes: number, time: number, uuid: Uint8Array, hashSeed: Uint8Array, rootUid: number, rootGid: number): number {
+    const parameters = new Uint8Array(this.memory, this.exports.emptyExt4ParameterBuffer(), 40);
+    parameters.set(uuid, 0);
+    parameters.set(hashSeed, 16);
+    const owner = new DataView(parameters.buffer, parameters.byteOffset + 32, 8);
+    owner.setUint32(0, rootUid, true);
+    owner.setUint32(4, rootGid, true);
+    return this.exports.emptyExt4Begin(sizeBytes, time);
+  }
+
+  emptyExt4Step(): number {
+    return this.exports.emptyExt4Step();
   }
 
   private text(which: 0 | 1): string {
