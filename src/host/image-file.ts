@@ -50,18 +50,17 @@ export function whyNotExt4(path: string): string | null {
     const got = readSync(fd, head, 0, head.length, 0);
     const tail = size >= 512 ? Buffer.alloc(512) : undefined;
     if (tail) readSync(fd, tail, 0, 512, size - 512);
-    if (got < EXT4_MAGIC_OFFSET + 2) {
-      return got === 0 ? 'not an ext4 image (the file is empty)' : `not an ext4 image (only ${got} bytes)`;
-    }
-    const magic = head.readUInt16LE(EXT4_MAGIC_OFFSET);
-    if (magic === EXT4_MAGIC) return null;
     const bytes = head.subarray(0, got);
+    if (got >= EXT4_MAGIC_OFFSET + 2 && head.readUInt16LE(EXT4_MAGIC_OFFSET) === EXT4_MAGIC) return null;
+    const why = got === 0 ? 'the file is empty'
+      : got < EXT4_MAGIC_OFFSET + 2 ? `only ${got} bytes`
+        : `bad magic 0x${head.readUInt16LE(EXT4_MAGIC_OFFSET).toString(16).padStart(4, '0')} at byte ${EXT4_MAGIC_OFFSET}`;
     const kind = fileKind(bytes, tail);
-    const looks = kind === 'unknown' ? ''
+    const looks = kind === 'unknown' || kind === 'empty' ? ''
       : kind === 'tar' ? '; it looks like a tar: did you mean lcow convert?'
         : kind === 'text' ? `; it looks like text (it starts ${textExcerpt(bytes)})`
           : `; it looks like ${KIND_NAMES[kind]}`;
-    return `not an ext4 image (bad magic 0x${magic.toString(16).padStart(4, '0')} at byte ${EXT4_MAGIC_OFFSET})${looks}`;
+    return `not an ext4 image (${why})${looks}`;
   } finally {
     closeSync(fd);
   }

@@ -7,28 +7,13 @@
 import { statSync } from 'node:fs';
 import { convertTarAs, computeRootDigestAs } from '../convert.js';
 import { appendVhdFooterTo } from '../vhd.js';
-import { createLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { createLogger, type LogLevel } from '../log.js';
 import { Progress } from '../progress.js';
-import { compressionNote, standardInputStats } from '../input.js';
-import { parseGoFlags, formatGoUsage, GoFlagError, type GoFlag } from './go-flag.js';
+import { standardInputStats } from '../input.js';
+import { parseGoFlags, formatGoUsage, GoFlagError } from './go-flag.js';
+import { FLAGS } from './tar2ext4-flags.js';
 
 const PROGRAM = 'tar2ext4';
-
-/** hcsshim's flags with its usage strings, then ours. */
-export const FLAGS: readonly GoFlag[] = [
-  { name: 'i', kind: 'string', usage: `input file (default standard input; ${compressionNote()})` },
-  { name: 'o', kind: 'string', usage: 'output file' },
-  { name: 'overlay', kind: 'bool', usage: 'produce overlayfs-compatible layer image' },
-  { name: 'convert-slash', kind: 'bool', usage: "convert backslashes ('\\') in path names to slashes ('/')" },
-  { name: 'vhd', kind: 'bool', usage: 'add a VHD footer to the end of the image' },
-  { name: 'only-vhd', kind: 'bool', usage: "adds a VHD footer to the end of the file but does not convert to ext4; this implies '-vhd' and ignores all other options" },
-  { name: 'inline', kind: 'bool', usage: 'write small file data into the inode; not compatible with DAX' },
-  { name: 'verity', kind: 'bool', usage: 'append a dm-verity superblock and hash tree after the image (before any VHD footer)' },
-  { name: 'digest', kind: 'bool', usage: 'print the dm-verity root digest of the layer as hcsshim ConvertAndComputeRootDigest computes it, and write nothing' },
-  { name: 'uuid-from-content', kind: 'bool', usage: 'derive the VHD and verity ids from the content, so the same input gives the same file' },
-  { name: 'maxsize', kind: 'int64', usage: 'maximum disk size in `bytes` (hcsshim MaximumDiskSize: 0 means 16 GiB, negative or over 16 TiB means 16 TiB)' },
-  { name: 'log-level', kind: 'string', usage: `pino log \`level\` for JSON lines on stderr: ${LOG_LEVELS.join(', ')} (default warn)`, check: (v) => (isLogLevel(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`) },
-];
 
 const usage = (): string => formatGoUsage(PROGRAM, FLAGS);
 
@@ -112,7 +97,7 @@ function sizeOf(path: string): number | undefined {
 
 /** What Go's reader takes for an empty archive is converted as it does, with a word on stderr. */
 function warn(seen: string): void {
-  process.stderr.write(`${PROGRAM}: warning: ${seen}; Go's tar reader sees an empty archive there, so the image is empty\n`);
+  process.stderr.write(`${PROGRAM}: warning: ${seen}; Go's tar reader sees an empty archive there, so it converts to an empty image\n`);
 }
 
 main(process.argv.slice(2)).then(
