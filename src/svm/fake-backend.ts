@@ -15,6 +15,8 @@ export interface FakeBehaviour {
   failTerminate?: (vm: string) => Error | undefined;
   /** start() resolves only once this does (to hold a start "in progress"). */
   startGate?: () => Promise<void>;
+  /** terminate() resolves only once this does (to hold a stop "in progress"). */
+  terminateGate?: (vm: string) => Promise<void>;
   /** VMs that never report their exit (to exercise the terminate timeout). */
   neverExits?: (vm: string) => boolean;
 }
@@ -102,6 +104,7 @@ export class FakeVm implements BackendVm {
   }
 
   async terminate(): Promise<void> {
+    await this.backend.behaviour.terminateGate?.(this.name);
     const error = this.backend.behaviour.failTerminate?.(this.name);
     this.backend.log.push(`${this.name}: terminate${error ? ' FAILED' : ''}`);
     if (error) throw error;
