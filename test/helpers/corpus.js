@@ -167,14 +167,14 @@ function corpusProblems(dir, { useStamp }) {
 const corpusValid = (dir) => corpusProblems(dir, { useStamp: true }).length === 0;
 
 /**
- * Runs the repository's corpus generator into `outDir` (all 22 tars, or without bigfile.tar
- * and wide.tar with `noBig`). Throws with the generator's message if it fails; it refuses
- * to finish itself when a tar it wrote differs from golden.json's tar_sha256.
+ * Runs the repository's corpus generator, writing the 22 tars into `outDir`. Throws with the
+ * generator's message if it fails; it refuses to finish itself when a tar it wrote differs
+ * from golden.json's tar_sha256.
  */
-export function generateCorpus(outDir, { noBig = false } = {}) {
+export function generateCorpus(outDir) {
   const python = toolPath('python3');
   if (!python) throw new Error(`corpus: python3 is needed to generate the corpus (${path.relative(REPO, CORPUS_GENERATOR)})`);
-  const r = spawnSync(python, [CORPUS_GENERATOR, outDir, ...(noBig ? ['--no-big'] : [])], {
+  const r = spawnSync(python, [CORPUS_GENERATOR, outDir], {
     encoding: 'utf8',
     maxBuffer: 16 << 20,
   });
