@@ -298,6 +298,7 @@ test('loop-mount round trip: ext4 into our VHDX, allocateAllBlocks, losetup --of
   assert.ok(released > 20 * 1024 - 2048, `released ${released} blocks`);
   assertQemuCheckClean(assert, file);
   assert.ok(sizes(file).allocated < 200 * MiB, `sandbox takes ${sizes(file).allocated} bytes`);
+  t.diagnostic(`20 GiB sandbox after the round trip: ${inspectVhdx(file).allocatedBlocks} blocks present, ${sizes(file).allocated} bytes on disk`);
 
   const rawOut = path.join(work, 'fs-out.raw');
   try {
