@@ -71,11 +71,6 @@ export function scatteredWrites(size, blockSize = MiB) {
   ];
 }
 
-/** Every byte of a file, as a fresh Buffer. */
-export function fileBytes(file) {
-  return fs.readFileSync(file);
-}
-
 /** Writes `bytes` at `offset` into a file in place. */
 export function patchFile(file, offset, bytes) {
   const fd = fs.openSync(file, 'r+');

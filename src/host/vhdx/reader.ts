@@ -8,17 +8,10 @@ import { batIndexOfBlock } from './geometry.js';
 import { guidToString } from './guid.js';
 import type { VhdxHeader } from './header.js';
 import { openVhdxFile, type LogState, type VhdxFile } from './open.js';
+import type { ByteSource } from '../ext4/source.js';
 
-/**
- * Positional reads of a disk image; structurally the ByteSource of the ext4 reader
- * (src/host/ext4-reader.ts), so an Ext4Image can read straight from a VHDX.
- */
-export interface ByteSource {
-  readonly size: number;
-  /** Reads `length` bytes at `offset`; bytes past the end read as zero. */
-  read(offset: number, length: number): Buffer;
-  close(): void;
-}
+/** The ext4 reader's ByteSource, so it reads a file system straight out of a VHDX. */
+export type { ByteSource };
 
 /**
  * A read-only view of the virtual disk in `path`: size is the virtual size, read returns
@@ -28,14 +21,24 @@ export interface ByteSource {
 export function openVhdxSource(path: string): ByteSource {
   const file = openVhdxFile(path, false);
   let closed = false;
+  const check = (offset: number, length: number) => {
+    if (closed) throw vhdxError('VHDX_INVALID_ARGUMENT', path, 'read after close');
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw vhdxError('VHDX_INVALID_ARGUMENT', path, `cannot read ${length} bytes at ${offset}`);
+    }
+  };
+  const size = file.geometry.virtualSize;
   return {
-    size: file.geometry.virtualSize,
+    size,
     read(offset, length) {
-      if (closed) throw vhdxError('VHDX_INVALID_ARGUMENT', path, 'read after close');
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-        throw vhdxError('VHDX_INVALID_ARGUMENT', path, `cannot read ${length} bytes at ${offset}`);
-      }
+      check(offset, length);
       return readVirtual(file, offset, length);
+    },
+    readInto(target, offset) {
+      check(offset, target.length);
+      const n = Math.max(0, Math.min(target.length, size - offset));
+      target.set(readVirtual(file, offset, n));
+      return n;
     },
     close() {
       if (!closed) file.close();
