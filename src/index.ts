@@ -8,3 +8,5 @@ export { diffImages, formatDiff, type ImageDiff } from './host/image-diff.js';
 export { Ext4Reader, type Ext4ReaderOptions } from './host/ext4/reader.js';
 export { openImageSource, openFileSource, bufferSource, type ByteSource } from './host/ext4/source.js';
 export { LcowError } from './host/errors.js';
+export { Driver, type DriverSettings, type GrantHook } from './driver/driver.js';
+export { ChangeKind, type Change, type CreateOptions, type FileGetter, type GraphDriver } from './driver/types.js';

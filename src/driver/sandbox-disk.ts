@@ -1,0 +1,61 @@
+// Empty ext4 disks in a dynamic VHDX (spec/driver.md §8.4, CreateExt4Vhdx): the
+// sandbox of a read-write layer and the scratch disk of a service VM. The reference
+// formats them inside a VM with mkfs.ext4; here the engine writes the same file system
+// as mke2fs would and the VHDX writer wraps it, with no VM at all.
+
+import { closeSync, existsSync, openSync, renameSync, rmSync } from 'node:fs';
+import { LcowError } from '../host/errors.js';
+import { copySparse } from '../host/sparse-copy.js';
+import { emptyExt4Writes } from '../host/empty-ext4.js';
+import { createVhdx } from '../host/vhdx/writer.js';
+import { DEFAULT_SANDBOX_GB } from './options.js';
+import { temporaryNameFor } from './publish-file.js';
+
+const GB = 1024 ** 3;
+
+/** Copies `source` to `target` sparsely, complete or not at all. */
+function copyDisk(source: string, target: string, overwrite: boolean): void {
+  if (!overwrite && existsSync(target)) throw new Error(`${target} already exists`);
+  const temporary = temporaryNameFor(target);
+  const fd = openSync(temporary, 'wx', 0o600);
+  try {
+    copySparse(source, fd);
+    closeSync(fd);
+    renameSync(temporary, target);
+  } catch (err) {
+    try { closeSync(fd); } catch { /* closed */ }
+    rmSync(temporary, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Writes `dest` as a dynamic VHDX (1 MiB blocks) holding an empty ext4 of `sizeGB` GiB
+ * (at least 20). With `cacheFile`, a 20 GB disk is copied from the cache when it
+ * exists, and seeds it otherwise.
+ */
+export async function createExt4Vhdx(dest: string, sizeGB: number, cacheFile?: string): Promise<void> {
+  const size = Math.max(sizeGB, DEFAULT_SANDBOX_GB);
+  const cached = cacheFile !== undefined && size === DEFAULT_SANDBOX_GB;
+  if (cached && existsSync(cacheFile)) {
+    try {
+      copyDisk(cacheFile, dest, true);
+    } catch (err) {
+      throw new LcowError('DRIVER_DISK_FAILED', `failed to copy cached file '${cacheFile}' to '${dest}': ${(err as Error).message}`, { cause: err });
+    }
+    return;
+  }
+  const sizeBytes = size * GB;
+  try {
+    await createVhdx(dest, { virtualSize: sizeBytes, sync: true }, emptyExt4Writes({ sizeBytes }));
+  } catch (err) {
+    throw new LcowError('DRIVER_DISK_FAILED', `failed to create VHDx ${dest}: ${(err as Error).message}`, { cause: err });
+  }
+  if (cached) {
+    try {
+      copyDisk(dest, cacheFile, true);
+    } catch (err) {
+      throw new LcowError('DRIVER_DISK_FAILED', `failed to seed cache '${dest}' from '${cacheFile}': ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
