@@ -19,6 +19,7 @@ import type { Inode } from '../../host/ext4/inode.js';
 import { ChangeKind, type Change } from '../types.js';
 import { kernelTimeOf } from './inode-times.js';
 import { viewRoot, type LayerView } from './layer-view.js';
+import { isPristineLostFound, LOST_AND_FOUND } from './tar-entries.js';
 import { isOpaque, isWhiteoutDevice } from './whiteouts.js';
 
 /** One parent layer's directory at the walk's current path, its names read on first use. */
@@ -87,6 +88,8 @@ function* walkChanges(view: LayerView, parents: LayerView[]): Generator<ChangeWi
       continue;
     }
     const inode = view.reader.inode(child.inode);
+    // The lost+found every ext4 starts with is not the layer's change (the export leaves it out too).
+    if (frame.dir.number === 2 && child.name.equals(LOST_AND_FOUND) && isPristineLostFound(view.reader, view.origin ?? 'tar2ext4', inode)) continue;
     const path = `${frame.path}/${child.name.toString('utf8')}`;
     const inParents = frame.parents.map((p) => p?.find(child.name));
     const deleted = isWhiteoutDevice(inode, () => view.reader.device(inode)) || (inode.type === 'dir' && isOpaque(view.reader.xattrs(inode)));
