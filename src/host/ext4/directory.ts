@@ -85,9 +85,19 @@ export function hasDirentTail(block: Buffer): boolean {
   );
 }
 
-/** The entries of one directory block, its checksum tail verified when there is one. */
-export function directoryBlockEntries(block: Buffer, blockNumber: number, ctx: DirectoryContext): Generator<DirEntry> {
-  if (ctx.checksumSeed !== undefined && hasDirentTail(block)) {
+/**
+ * Whether a block of an htree directory is an index block (the kernel's test in
+ * __ext4_read_dirblock): the first block, or one whose first record spans the block.
+ * Index blocks carry their own dx_tail checksum, which is not verified here; a stale leaf
+ * tail left in a dx_root must not be taken for theirs.
+ */
+export function isHtreeIndexBlock(block: Buffer, logical: number): boolean {
+  return logical === 0 || decodeRecLen(block.readUInt16LE(4), block.length) === block.length;
+}
+
+/** The entries of one directory block, its checksum tail verified when it is a leaf with one. */
+export function directoryBlockEntries(block: Buffer, blockNumber: number, ctx: DirectoryContext, indexBlock = false): Generator<DirEntry> {
+  if (ctx.checksumSeed !== undefined && !indexBlock && hasDirentTail(block)) {
     const stored = block.readUInt32LE(block.length - 4);
     const computed = crc32c(ctx.checksumSeed, block.subarray(0, block.length - DIRENT_TAIL_SIZE));
     if (stored !== computed) {

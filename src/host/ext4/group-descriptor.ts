@@ -91,6 +91,11 @@ export function groupHasSuperblock(sb: Superblock, g: number): boolean {
   return g === 1 || isPowerOf(g, 3) || isPowerOf(g, 5) || isPowerOf(g, 7);
 }
 
+/** The block holding the superblock (byte 1024): 1 with 1 KiB blocks, even under bigalloc, else 0. */
+export function superblockBlock(sb: Superblock): number {
+  return sb.blockSize === 1024 ? 1 : 0;
+}
+
 export function descriptorsPerBlock(sb: Superblock): number {
   return sb.blockSize / sb.descSize;
 }
@@ -101,8 +106,7 @@ export function descriptorsPerBlock(sb: Superblock): number {
  * descriptorsPerBlock groups keeps its one descriptor block in its own first group.
  */
 export function descriptorBlock(sb: Superblock, nr: number): number {
-  const superblockBlock = sb.firstDataBlock;
-  if ((sb.featureIncompat & INCOMPAT_META_BG) === 0 || nr < sb.firstMetaBg) return superblockBlock + 1 + nr;
+  if ((sb.featureIncompat & INCOMPAT_META_BG) === 0 || nr < sb.firstMetaBg) return superblockBlock(sb) + 1 + nr;
   const firstGroup = nr * descriptorsPerBlock(sb);
   if (firstGroup >= sb.groupCount) throw corrupt(`meta_bg descriptor block ${nr} lies past the last group`);
   let hasSuper = groupHasSuperblock(sb, firstGroup) ? 1 : 0;

@@ -19,6 +19,7 @@ import {
   descriptorsPerBlock,
   groupDescriptorChecksum,
   parseGroupDescriptor,
+  superblockBlock,
   type GroupDescriptor,
 } from './group-descriptor.js';
 import { indirectMapCapacity, walkIndirectMap } from './indirect-map.js';
@@ -28,6 +29,7 @@ import {
   decodeDevice,
   EXT4_EA_INODE_FL,
   EXT4_ENCRYPT_FL,
+  EXT4_INDEX_FL,
   EXT4_EXTENTS_FL,
   EXT4_INLINE_DATA_FL,
   I_BLOCK_SIZE,
@@ -39,7 +41,7 @@ import {
   type DeviceNumber,
   type Inode,
 } from './inode.js';
-import { directoryBlockEntries, type DirEntry, type DirectoryContext } from './directory.js';
+import { directoryBlockEntries, isHtreeIndexBlock, type DirEntry, type DirectoryContext } from './directory.js';
 import type { ByteSource } from './source.js';
 import {
   checkSuperblock,
@@ -125,7 +127,7 @@ export class Ext4Reader {
 
   /** Throws EXT4_CORRUPT unless blocks start..start+length-1 lie inside the file system. */
   checkRange(start: number, length: number, what: string): void {
-    const first = this.superblock.firstDataBlock + 1;
+    const first = superblockBlock(this.superblock) + 1;
     if (!(start >= first && start + length <= this.superblock.blocksCount)) {
       throw corrupt(`${what}: block ${start}${length > 1 ? `..${start + length - 1}` : ''} is outside the file system (${first}..${this.superblock.blocksCount - 1})`);
     }
@@ -408,7 +410,9 @@ export class Ext4Reader {
     for (const run of this.blockMap(dir)) {
       if (run.kind !== 'data') continue;
       for (let i = 0; i < run.length && run.logical + i < blocks; i++) {
-        yield* directoryBlockEntries(this.readBlock(run.physical + i), run.physical + i, ctx);
+        const block = this.readBlock(run.physical + i);
+        const indexBlock = (dir.flags & EXT4_INDEX_FL) !== 0 && isHtreeIndexBlock(block, run.logical + i);
+        yield* directoryBlockEntries(block, run.physical + i, ctx, indexBlock);
       }
     }
   }
