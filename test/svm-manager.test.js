@@ -355,6 +355,7 @@ function layerDisk(root, id, readOnly) {
 
 test('views: Get/Put pairs, a Put without our Get does nothing, Remove releases every Get', async () => {
   const backend = new FakeBackend();
+  const ROOT = tmpDir('lcow-svm-views-');
   const views = await UnionViews.open(ROOT, new Map([['lcow.globalmode', 'true']]), { backend });
   const chainA = [layerDisk(ROOT, 'A', false), layerDisk(ROOT, 'L', true)];
   const chainB = [layerDisk(ROOT, 'B', false), layerDisk(ROOT, 'L', true)];
@@ -379,6 +380,7 @@ test('views: Get/Put pairs, a Put without our Get does nothing, Remove releases 
 
 test('views: parents are attached read-only; a failed union mount releases the Get', async () => {
   const backend = new FakeBackend({ behaviour: { failMount: () => new Error('EINVAL') } });
+  const ROOT = tmpDir('lcow-svm-views-');
   const views = await UnionViews.open(ROOT, new Map(), { backend });
   const chain = [layerDisk(ROOT, 'C', false), layerDisk(ROOT, 'I', false), layerDisk(ROOT, 'L', true)];
   await assert.rejects(views.get('C', chain), { message: /failed: EINVAL$/ });

@@ -5,7 +5,13 @@
 //
 // Unlike the reference, a Put with no Get of ours outstanding does nothing: the
 // reference then dropped disk and VM references that other views were holding.
+//
+// One process owns a data root at a time. Its views outlive it when it ends cleanly
+// (views-state.ts): the next process takes them over, so `lcow driver get ID` and a later
+// `lcow driver put ID` are two processes. A process killed with views up leaves a state
+// not marked handed over, and the next open releases everything of the root instead.
 
+import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { LcowError } from '../host/errors.js';
 import { allocateAllBlocks, releaseZeroBlocks } from '../host/vhdx/layout.js';
@@ -15,6 +21,7 @@ import { ServiceVmManager, unionMountName } from '../svm/manager.js';
 import { backendNameOf } from '../svm/options.js';
 import type { SvmDisk } from '../svm/service-vm.js';
 import { globalModeOf } from './options.js';
+import { currentBootId, isOtherLiveProcess, readViewsState, removeViewsState, viewsStatePath, writeViewsState, type ViewsState } from './views-state.js';
 
 /** A layer's disk: the layer itself first, then its parents nearest first (from layerchain.json). */
 export interface LayerDisk {
@@ -54,18 +61,89 @@ export class UnionViews {
   readonly manager: ServiceVmManager;
   /** The disks of every Get of ours not yet matched by a Put, by layer id. */
   private readonly open = new Map<string, SvmDisk[][]>();
+  private readonly statePath: string;
+  private readonly instance = randomBytes(8).toString('hex');
 
   private constructor(dataRoot: string, manager: ServiceVmManager) {
     this.dataRoot = dataRoot;
     this.manager = manager;
+    this.statePath = viewsStatePath(dataRoot);
   }
 
-  /** Picks the backend and releases what a killed process left mounted or attached under this data root. */
+  /**
+   * Picks the backend, then takes over the views an earlier process on this data root
+   * left up when it ended cleanly, or else releases whatever a killed process left
+   * mounted or attached under it (InitDriver after a crash).
+   */
   static async open(dataRoot: string, options: Map<string, string>, settings: ViewSettings = {}): Promise<UnionViews> {
     const globalMode = globalModeOf(options);
-    const backend = settings.backend ?? (await backendFor(dataRoot, options));
-    const manager = new ServiceVmManager({ dataRoot, globalMode, options, env: settings.env, backend, createScratch: settings.createScratch });
-    return new UnionViews(dataRoot, manager);
+    const makeBackend = () => settings.backend ?? backendFor(dataRoot, options);
+    const makeViews = (backend: ServiceVmBackend) =>
+      new UnionViews(dataRoot, new ServiceVmManager({ dataRoot, globalMode, options, env: settings.env, backend, createScratch: settings.createScratch }));
+    const saved = readViewsState(viewsStatePath(dataRoot));
+    if (saved && saved.bootId === currentBootId() && isOtherLiveProcess(saved.owner)) {
+      throw new LcowError('SVM_ROOT_IN_USE', `lcowdriver: init: ${dataRoot} is in use by process ${saved.owner}, which holds its service VMs; one driver per data root`);
+    }
+    const backend = makeBackend();
+    const canTakeOver = saved?.handedOver === true && saved.bootId === currentBootId() && saved.backend === backend.name && saved.globalMode === globalMode;
+    let views = makeViews(backend);
+    if (!(canTakeOver && (await views.takeOver(saved)))) {
+      // A failed take-over may have recorded some disks: start again from a fresh backend.
+      if (canTakeOver) views = makeViews(makeBackend());
+      await views.manager.backend.recover?.();
+    }
+    views.persist('claim');
+    handOverAtExit(views);
+    return views;
+  }
+
+  /** Adopts the saved VMs and Gets; false (nothing adopted) when the mounts are not as recorded. */
+  private async takeOver(saved: ViewsState): Promise<boolean> {
+    const backend = this.manager.backend;
+    if (!backend.adopt) return false;
+    try {
+      for (const record of saved.vms) {
+        const disks = record.attachedVhds.map(([hostPath, attached]) => ({ hostPath, guestPath: attached.guestPath, readOnly: attached.readOnly }));
+        this.manager.adopt(record, await backend.adopt(record.vmId, disks, record.unionMounts.map(([name]) => name)));
+      }
+    } catch {
+      return false;
+    }
+    for (const [id, gets] of saved.gets) this.open.set(id, gets);
+    return true;
+  }
+
+  /**
+   * Saves the state for the next process: `claim` when this instance takes the root,
+   * `exit` (handed over) when the process is ending cleanly. An instance that the same
+   * process has since replaced by opening the root again leaves the file alone.
+   */
+  private persist(mode: 'claim' | 'update' | 'exit' = 'update'): void {
+    if (mode !== 'claim') {
+      const current = readViewsState(this.statePath);
+      if (current && current.owner === process.pid && current.instance !== this.instance) return;
+    }
+    const vms = this.manager.snapshot();
+    if (vms.length === 0 && this.open.size === 0) {
+      removeViewsState(this.statePath);
+      return;
+    }
+    writeViewsState(this.statePath, {
+      version: 1,
+      owner: process.pid,
+      instance: this.instance,
+      bootId: currentBootId(),
+      handedOver: mode === 'exit',
+      backend: this.manager.backend.name,
+      globalMode: this.manager.globalMode,
+      vms,
+      gets: [...this.open],
+    });
+  }
+
+  /** Marks the saved state handed over (the exit hook calls it; a process about to end may too). */
+  handOver(): void {
+    this.persist('exit');
   }
 
   get backendName(): string {
@@ -97,6 +175,7 @@ export class UnionViews {
     const gets = this.open.get(id) ?? [];
     gets.push(svmDisks);
     this.open.set(id, gets);
+    this.persist();
     return path;
   }
 
@@ -106,7 +185,11 @@ export class UnionViews {
     const svmDisks = gets?.pop();
     if (!gets || !svmDisks) return;
     if (gets.length === 0) this.open.delete(id);
-    await this.releaseOne(id, svmDisks);
+    try {
+      await this.releaseOne(id, svmDisks);
+    } finally {
+      this.persist();
+    }
   }
 
   /** Put (§7.6) step 3: every step runs, the first error is returned. */
@@ -133,16 +216,26 @@ export class UnionViews {
   async release(id: string): Promise<void> {
     while (this.open.has(id)) await this.put(id);
     if (!this.manager.globalMode) await this.manager.terminateServiceVm(id, `Remove ${id}`, true);
+    this.persist();
   }
 
   /** Cleanup (§7.11): force-terminates every service VM; every view is gone after it. */
   async cleanup(): Promise<void> {
     this.open.clear();
     await this.manager.cleanup();
+    this.persist();
   }
 }
 
-async function backendFor(dataRoot: string, options: Map<string, string>): Promise<ServiceVmBackend> {
+const live = new Set<UnionViews>();
+
+/** One exit hook for every instance: a process that ends cleanly hands its views over. */
+function handOverAtExit(views: UnionViews): void {
+  if (live.size === 0) process.once('exit', () => live.forEach((instance) => instance.handOver()));
+  live.add(views);
+}
+
+function backendFor(dataRoot: string, options: Map<string, string>): ServiceVmBackend {
   const name = backendNameOf(options);
   if (name === 'hcs') {
     throw new LcowError(
@@ -150,7 +243,5 @@ async function backendFor(dataRoot: string, options: Map<string, string>): Promi
       'lcowdriver: init: lcow.backend=hcs: the HCS (Hyper-V) backend is not built yet; it arrives with the Windows host issue. Use lcow.backend=linux on Linux',
     );
   }
-  const backend = new LinuxBackend(dataRoot, { allocateAllBlocks, releaseZeroBlocks });
-  await backend.recover();
-  return backend;
+  return new LinuxBackend(dataRoot, { allocateAllBlocks, releaseZeroBlocks });
 }

@@ -79,4 +79,15 @@ export interface ServiceVmBackend {
   readonly usesScratch: boolean;
   /** Creates and starts a VM with its boot disks attached (§8.1). */
   start(config: VmStartConfig): Promise<BackendVm>;
+  /**
+   * InitDriver after a crash: releases whatever a killed process left behind for this
+   * data root. (HCS VMs die with the process that created them, TerminateOnLastHandleClosed.)
+   */
+  recover?(): Promise<unknown>;
+  /**
+   * Takes over a VM that a process that ended cleanly left running (`lcow driver get`
+   * in one process, `put` in the next), after checking that it is still as recorded;
+   * throws when it is not. Backends whose VMs end with their process have no such thing.
+   */
+  adopt?(vmId: string, disks: GuestDisk[], unionMounts: string[]): Promise<BackendVm>;
 }

@@ -15,10 +15,10 @@
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LcowError } from '../host/errors.js';
-import { commandLineOf, type GuestDisk, type MountRequest, type ServiceVmBackend } from './backend.js';
+import { commandLineOf, type BackendVm, type GuestDisk, type MountRequest, type ServiceVmBackend } from './backend.js';
 import { Mutex } from './mutex.js';
 import { uvmTimeoutSeconds } from './options.js';
-import { ServiceVm, type SvmDisk } from './service-vm.js';
+import { ServiceVm, type AttachedVhd, type SvmDisk } from './service-vm.js';
 import { asError, messageOf, wrapError } from './wrap-error.js';
 
 export const GLOBAL_VM_ID = '_lcow_global_svm_';
@@ -38,6 +38,16 @@ export interface ManagerSettings {
 }
 
 type MapEntry = { svm: ServiceVm; refCount: number };
+
+/** A running VM's bookkeeping, as saved for the next process on this data root (views.ts). */
+export interface VmRecord {
+  vmId: string;
+  refCount: number;
+  attachCounter: number;
+  timeoutSeconds: number;
+  attachedVhds: Array<[string, AttachedVhd]>;
+  unionMounts: Array<[string, number]>;
+}
 type RefResult =
   | { kind: 'unknown' }
   | { kind: 'terminating'; svm: ServiceVm }
@@ -72,6 +82,33 @@ export class ServiceVmManager {
   /** The vmIDs in the map, terminating ones included. */
   vmIds(): string[] {
     return [...this.vms.keys()];
+  }
+
+  /** The VMs that are up (started, referenced), to be taken over by another process. */
+  snapshot(): VmRecord[] {
+    return [...this.vms.values()]
+      .filter(({ svm, refCount }) => refCount > 0 && svm.started.hasFired && !svm.started.firedError && svm.vm)
+      .map(({ svm, refCount }) => ({
+        vmId: svm.vmId,
+        refCount,
+        attachCounter: svm.attachCounter,
+        timeoutSeconds: svm.timeoutSeconds,
+        attachedVhds: [...svm.attachedVhds].map(([hostPath, attached]) => [hostPath, { ...attached }]),
+        unionMounts: [...svm.unionMounts],
+      }));
+  }
+
+  /** Takes over a VM that an earlier process on this data root left running. */
+  adopt(record: VmRecord, vm: BackendVm): void {
+    if (this.vms.has(record.vmId)) throw new LcowError('SVM_INTERNAL', `service VM ${record.vmId} is already in the map`);
+    const svm = new ServiceVm(record.vmId);
+    svm.attachCounter = record.attachCounter;
+    svm.timeoutSeconds = record.timeoutSeconds;
+    for (const [hostPath, attached] of record.attachedVhds) svm.attachedVhds.set(hostPath, { ...attached });
+    for (const [name, refs] of record.unionMounts) svm.unionMounts.set(name, refs);
+    svm.vm = vm;
+    svm.started.fire();
+    this.vms.set(record.vmId, { svm, refCount: record.refCount });
   }
 
   // ---- the map (§5.2); synchronous, so nothing interleaves with it ----

@@ -14,7 +14,7 @@ import { closeSync, mkdirSync, openSync, realpathSync, statSync } from 'node:fs'
 import { join, posix } from 'node:path';
 import { LcowError } from '../../host/errors.js';
 import type { BackendVm, GuestDisk, MountRequest, ServiceVmBackend, VmStartConfig } from '../backend.js';
-import { mapDisk, unmapDisk, type DiskMapping, type SandboxBlocks } from './disk-map.js';
+import { isVhdx, mapDisk, unmapDisk, type DiskMapping, type SandboxBlocks } from './disk-map.js';
 import { mount, MS_BIND, MS_RDONLY, MS_REMOUNT, syncfs, umount } from './libc.js';
 import { attachLoop, backingFileOf, detachLoop } from './loop.js';
 import { mountsWithin } from './mountinfo.js';
@@ -64,6 +64,37 @@ export class LinuxBackend implements ServiceVmBackend {
       throw err;
     }
     return vm;
+  }
+
+  /** Takes over a VM of an earlier process: every disk and union mount must still be mounted where recorded. */
+  async adopt(vmId: string, disks: GuestDisk[], unionMounts: string[]): Promise<LinuxVm> {
+    const vm = new LinuxVm(this, vmId, join(this.svmRoot, vmId));
+    const mounted = new Map(mountsWithin(vm.root).map((entry) => [entry.mountPoint, entry]));
+    const gone = (what: string) => new LcowError('SVM_ADOPT_FAILED', `service VM ${vmId}: ${what} is no longer mounted as recorded`);
+    try {
+      for (const disk of disks) {
+        const entry = mounted.get(vm.hostPathOf(disk.guestPath));
+        const backing = entry?.source.startsWith('/dev/loop') ? backingFileOf(entry.source) : undefined;
+        if (!entry || backing !== realpathOrSelf(disk.hostPath)) throw gone(`${disk.hostPath} at ${disk.guestPath}`);
+        this.takeOver(disk.hostPath, vmId, disk.readOnly);
+        vm.adoptDisk(disk.hostPath, disk.guestPath, entry.source);
+      }
+      for (const name of unionMounts) {
+        if (!mounted.has(vm.hostPathOf(name))) throw gone(name);
+        vm.adoptUnionMount(name);
+      }
+    } catch (err) {
+      vm.close();
+      throw err;
+    }
+    return vm;
+  }
+
+  /** Records `file` as in use by `vmId` without preparing it again: it is attached already. */
+  private takeOver(file: string, vmId: string, readOnly: boolean): void {
+    const use = this.files.get(file);
+    if (use) use.users.set(vmId, readOnly);
+    else this.files.set(file, { mapping: { kind: isVhdx(file) ? 'vhdx' : 'vhd', offset: 0, sizeLimit: 0 }, users: new Map([[vmId, readOnly]]) });
   }
 
   /** Takes `file` for `vmId`; the first user prepares it for loop devices. */
@@ -127,6 +158,21 @@ export class LinuxVm implements BackendVm {
     this.vmId = vmId;
     this.root = root;
     this.rootFd = openSync(root, 'r');
+  }
+
+  /** Taken over from an earlier process (LinuxBackend.adopt). */
+  adoptDisk(hostPath: string, guestPath: string, loopDevice: string): void {
+    this.disks.set(hostPath, { guestPath, loopDevice });
+  }
+
+  adoptUnionMount(guestPath: string): void {
+    this.unionMounts.push(guestPath);
+  }
+
+  /** Lets go of the VM's root without releasing anything in it. */
+  close(): void {
+    if (this.rootFd !== undefined) closeSync(this.rootFd);
+    this.rootFd = undefined;
   }
 
   hostPathOf(guestPath: string): string {
@@ -260,8 +306,7 @@ export class LinuxVm implements BackendVm {
     for (const guestPath of [...this.unionMounts].reverse()) await attempt(() => this.unmount(guestPath));
     for (const hostPath of [...this.disks.keys()].reverse()) await attempt(() => this.removeDisk(hostPath));
     for (const entry of mountsWithin(this.root)) await attempt(() => unmountOrDetach(entry.mountPoint));
-    if (this.rootFd !== undefined) closeSync(this.rootFd);
-    this.rootFd = undefined;
+    this.close();
     removeEmptyTree(this.root);
     if (firstError) throw firstError;
   }
