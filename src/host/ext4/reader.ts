@@ -278,7 +278,10 @@ export class Ext4Reader {
   }
 
   private checkSize(inode: Inode): void {
-    if (inode.size > this.maxBytes(inode)) throw corrupt(`inode ${inode.number}: size ${inode.size} is larger than its block map can address (${this.maxBytes(inode)})`);
+    if (inode.size <= this.maxBytes(inode)) return;
+    // The exact 64-bit size: above 2^53 the number in `size` is rounded.
+    const exact = (BigInt(inode.raw.readUInt32LE(INODE.sizeHigh)) << 32n) + BigInt(inode.raw.readUInt32LE(INODE.sizeLo));
+    throw corrupt(`inode ${inode.number}: size ${exact} is larger than its block map can address (${this.maxBytes(inode)})`);
   }
 
   private mapContext(inode: Inode): BlockMapContext {
