@@ -1,7 +1,7 @@
 // Input side: open a file or stdin, detect compression by magic, and read the tar
 // stream in large chunks with a pull interface the conversion loop can drive.
 
-import { fstatSync, openSync, closeSync, read, readSync } from 'node:fs';
+import { fstatSync, openSync, closeSync, read, readSync, statSync, createReadStream } from 'node:fs';
 import { promisify } from 'node:util';
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -243,13 +243,29 @@ function readTail(file: FileChunks): Buffer | undefined {
   return readSync(file.fd, tail, 0, 512, file.size - 512) === 512 ? tail : undefined;
 }
 
+/** A named pipe or socket: read as a stream, never at positions. */
+export function isPipe(path: string): boolean {
+  try {
+    const stats = statSync(path);
+    return stats.isFIFO() || stats.isSocket();
+  } catch {
+    return false; // opening it reports why
+  }
+}
+
 /** Opens the input and inflates gzip or zstd when the magic says so. */
 export async function openInput(input: TarInput, beforeRead?: BeforeRead): Promise<OpenedInput> {
-  const file = typeof input === 'string' && input !== '-' ? new FileChunks(input) : undefined;
+  const path = typeof input === 'string' && input !== '-' ? input : undefined;
+  // A named pipe (`<(zcat layer.tar.gz)`, /dev/stdin on a pipe) cannot take positional reads: stream it.
+  const pipe = path !== undefined && isPipe(path) ? createReadStream(path, { highWaterMark: CHUNK_SIZE }) : undefined;
+  const file = path !== undefined && !pipe ? new FileChunks(path) : undefined;
   const stdin = input === '-' ? standardInputStats() : undefined;
-  const raw: AsyncIterable<Uint8Array | string> = file ?? (typeof input === 'string' ? process.stdin : input);
+  const raw: AsyncIterable<Uint8Array | string> = file ?? pipe ?? (typeof input === 'string' ? process.stdin : input);
   const size = file?.size ?? stdin?.size;
-  const close = () => file?.close();
+  const close = () => {
+    file?.close();
+    pipe?.destroy();
+  };
   let rawBytes = 0;
   // One iterator for the whole stream: the first chunks decide the compression.
   const iterator = raw[Symbol.asyncIterator]();
@@ -267,7 +283,7 @@ export async function openInput(input: TarInput, beforeRead?: BeforeRead): Promi
   let compression: Compression;
   let tail: Buffer | undefined;
   try {
-    beforeRead?.(file ? identityOf(fstatSync(file.fd)) : stdin?.identity);
+    beforeRead?.(file ? identityOf(fstatSync(file.fd)) : pipe ? undefined : stdin?.identity);
     while (first.length < MIN_HEAD && !ended) {
       const chunk = await nextChunk();
       if (chunk === undefined) ended = true;

@@ -165,7 +165,7 @@ export function outputTarget(given: string): OutputTarget {
 
 /** A short description of a wrong value for messages: its type, or its text if short. */
 export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'object') {
     const name = (value as object).constructor?.name;

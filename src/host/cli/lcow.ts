@@ -220,12 +220,17 @@ async function main(argv: string[]): Promise<number> {
   if (first !== undefined && Object.hasOwn(DELEGATES, first)) return runDelegate(first, rest);
   if (first === 'help') {
     const command = COMMANDS.find((c) => c.name === rest[0]);
+    if (rest[0] !== undefined && !command) throw usage(`no help for ${JSON.stringify(rest[0])}: the commands are ${COMMANDS.map((c) => c.name).join(', ')}, driver, plugin`);
     process.stdout.write(command ? formatCommandHelp(command) : topHelp());
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === first);
   if (!command) {
     if (first === undefined || first.startsWith('-')) {
+      const named = argv.find((word) => COMMANDS.some((c) => c.name === word));
+      if (named && !argv.includes('-h') && !argv.includes('--help')) {
+        throw usage(`put the command first and its options after it: lcow ${named} ... ${argv.slice(0, argv.indexOf(named)).join(' ')}`);
+      }
       const top = parseCommand(TOP, argv);
       if (flag(top, 'version')) {
         process.stdout.write(`lcow ${version()}\n`);
