@@ -5,13 +5,11 @@
 
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from './corpus.js';
 
 export const PLUGIN_ACCEPT = 'application/vnd.docker.plugins.v1.2+json';
 const LCOW = path.join(REPO, 'dist/host/cli/lcow.js');
-const PLUGIN_CLI_URL = new URL('../../dist/driver/plugin/cli.js', import.meta.url).href;
 
 /** Where to send requests: { socketPath } or { host, port }. */
 function target(address) {
@@ -66,15 +64,9 @@ export function callStreaming(address, endpoint, body) {
   });
 }
 
-/**
- * The command that runs `lcow plugin ARGS`: through the lcow binary once it dispatches
- * the plugin command, else straight through runPluginCli (the same code).
- */
+/** The command that runs `lcow plugin ARGS`, as a user or a service unit runs it. */
 export function pluginCommand(args) {
-  const lcowSource = readFileSync(LCOW, 'utf8');
-  if (lcowSource.includes('runPluginCli')) return [process.execPath, [LCOW, 'plugin', ...args]];
-  const script = `import { runPluginCli } from ${JSON.stringify(PLUGIN_CLI_URL)}; process.exitCode = await runPluginCli(process.argv.slice(1));`;
-  return [process.execPath, ['--input-type=module', '-e', script, '--', ...args]];
+  return [process.execPath, [LCOW, 'plugin', ...args]];
 }
 
 /** Runs `lcow plugin` to completion (for refusals): { status, stdout, stderr }. */
