@@ -270,8 +270,8 @@ test('a VHDX whose blocks are not in order (written by qemu) is refused for a lo
   });
 });
 
-/** Starts a child process that opens views on each root, gets `ids`, writes a file and waits to be killed. */
-async function childHoldingViews(specs) {
+/** Starts a child process that opens views on each root, gets `ids`, writes a file and waits to be killed (or, with `exit`, ends cleanly). */
+async function childHoldingViews(specs, { exit = false } = {}) {
   const script = `
     import fs from 'node:fs';
     import { UnionViews } from ${JSON.stringify(path.join(REPO, 'dist/driver/views.js'))};
@@ -282,19 +282,24 @@ async function childHoldingViews(specs) {
       if (file) fs.writeFileSync(view + '/' + file, 'before the kill\\n');
     }
     process.stdout.write('ready\\n');
-    setInterval(() => {}, 1000);
+    ${exit ? 'process.exit(0);' : 'setInterval(() => {}, 1000);'}
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
+  let ready = false;
   await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
-    child.on('exit', (code) => reject(new Error(`child exited (${code}) before holding its views: ${stderr}`)));
+    child.stdout.on('data', (chunk) => {
+      ready ||= String(chunk).includes('ready');
+      if (ready && !exit) resolve();
+    });
+    child.on('close', (code) => (exit && ready && code === 0 ? resolve() : reject(new Error(`child exited (${code}) before holding its views: ${stderr}`))));
   });
   return child;
 }
 
 async function kill9(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.on('exit', resolve));
   child.kill('SIGKILL');
   await exited;
@@ -341,4 +346,41 @@ test('two data roots: the stale release of one leaves the other alone', { skip: 
   });
   await UnionViews.open(two, new Map());
   assert.deepEqual(attachedUnder(two), NOTHING);
+});
+
+test('a process that ends cleanly hands its views over; a live owner keeps the root', { skip: reason ?? false }, async (t) => {
+  const root = await dataRoot('handed-over');
+  await makeSandbox(path.join(root, 'C'));
+  t.after(() => UnionViews.open(root, new Map()).then((views) => views.cleanup()).catch(() => undefined));
+  await childHoldingViews([{ root, id: 'C', disks: chain(root, 'C', 'L'), file: 'root/one.txt' }], { exit: true });
+  const held = attachedUnder(root);
+  assert.equal(held.loops.length, 2, 'the views stay up after a clean exit');
+  await withViews(t, root, {}, async (views) => {
+    assert.deepEqual(attachedUnder(root), held, 'taken over, not released');
+    assert.deepEqual([...views.openViews()], [['C', 1]]);
+    const view = await views.get('C', chain(root, 'C', 'L'));
+    assert.equal(fs.readFileSync(path.join(view, 'root/one.txt'), 'utf8'), 'before the kill\n');
+    await views.put('C');
+    assert.equal(attachedUnder(root).loops.length, 2, 'one Get is left: the child\'s');
+    await views.put('C');
+    assert.deepEqual(attachedUnder(root), NOTHING);
+  });
+  const owner = await childHoldingViews([{ root, id: 'L', disks: chain(root, 'L') }]);
+  t.after(() => kill9(owner));
+  await assert.rejects(UnionViews.open(root, new Map()), { code: 'SVM_ROOT_IN_USE', message: new RegExp(`is in use by process ${owner.pid}`) });
+  await kill9(owner);
+  await UnionViews.open(root, new Map());
+  assert.deepEqual(attachedUnder(root), NOTHING, 'the killed owner\'s views are released');
+});
+
+test('a taken-over state that no longer matches the mounts is released instead', { skip: reason ?? false }, async (t) => {
+  const root = await dataRoot('mismatch');
+  t.after(() => UnionViews.open(root, new Map()).catch(() => undefined));
+  await childHoldingViews([{ root, id: 'L', disks: chain(root, 'L') }], { exit: true });
+  // Someone unmounted the union view behind the driver's back.
+  assert.equal(spawnSync(toolPath('umount'), [path.join(fs.realpathSync(root), 'svm', 'L', 'tmp', 'L-mount')]).status, 0);
+  await withViews(t, root, {}, async (views) => {
+    assert.deepEqual(attachedUnder(root), NOTHING);
+    assert.deepEqual([...views.openViews()], []);
+  });
 });
