@@ -167,6 +167,19 @@ test('ApplyDiff hands the chunked body to the driver as it arrives, never buffer
   assert.deepEqual(answer.json, { Size: received });
 });
 
+test('an ApplyDiff the driver refuses before reading its body is answered at once, and the connection is not kept', async (t) => {
+  const { address } = await startServer(t, {
+    behaviour: { applyDiff: async (id) => { throw new Error(`lcowdriver: applydiff: ${id}: no such layer`); } },
+  });
+  function* body() {
+    for (let i = 0; i < 1024; i += 1) yield Buffer.alloc(1 << 20);
+  }
+  const reply = await call(address, 'GraphDriver.ApplyDiff?id=ghost&parent=', Readable.from(body()));
+  assert.equal(reply.status, 500);
+  assert.deepEqual(reply.json, { Err: 'lcowdriver: applydiff: ghost: no such layer' });
+  assert.equal(reply.headers.connection, 'close');
+});
+
 test('Diff streams the tar as the body; an error before the first byte is a non-200 {"Err"}', async (t) => {
   let fail = 'none';
   const { address } = await startServer(t, {

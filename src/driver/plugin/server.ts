@@ -278,6 +278,8 @@ export class PluginServer {
       await route(exchange);
     } catch (err) {
       exchange.error = messageOf(err);
+      // A body left unread (an ApplyDiff refused early) is not drained: the connection closes instead.
+      if (!request.complete) response.setHeader('Connection', 'close');
       if (response.headersSent) response.destroy();
       else if (!response.destroyed) this.sendJson(exchange, statusOf(err), encodeError(exchange.error));
     }
