@@ -5,6 +5,7 @@
 
 import { LcowError } from '../../host/errors.js';
 
+export const E_POINTER = 0x80004003;
 export const HCS_E_OPERATION_PENDING = 0xc0370103;
 export const HCS_E_INVALID_STATE = 0xc0370105;
 export const HCS_E_UNEXPECTED_EXIT = 0xc0370106;
@@ -43,6 +44,7 @@ const KNOWN: ReadonlyMap<number, KnownCode> = new Map([
   [hresultFromWin32(0x490), { name: 'ERROR_NOT_FOUND', text: 'Element not found.' }],
   [hresultFromWin32(2), { name: 'ERROR_FILE_NOT_FOUND', text: 'The system cannot find the file specified.' }],
   [hresultFromWin32(3), { name: 'ERROR_PATH_NOT_FOUND', text: 'The system cannot find the path specified.' }],
+  [E_POINTER, { name: 'E_POINTER', text: 'Invalid pointer' }],
   [0x80004001, { name: 'E_NOTIMPL', text: 'Not implemented' }],
   [0x80070057, { name: 'E_INVALIDARG', text: 'The parameter is incorrect.' }],
   [0x8000ffff, { name: 'E_UNEXPECTED', text: 'Catastrophic failure' }],

@@ -2,6 +2,8 @@
 // `{"Error": <int32>, "ErrorMessage": "...", "ErrorEvents": [{"Message", ...}]}`.
 // hcsshim (processHcsResult) keeps the events' messages for its error text; so do we.
 
+import { HcsError } from './hresult.js';
+
 export interface ResultDocument {
   error?: number;
   errorMessage?: string;
@@ -34,4 +36,9 @@ export function resultText(document: ResultDocument | undefined): string | undef
   if (!document) return undefined;
   const parts = [document.errorMessage, ...document.events].filter((part): part is string => part !== undefined);
   return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/** A failed call's HcsError, with the result document's words. */
+export function callError(operation: string, id: string, call: { hresult: number; result: string | null }): HcsError {
+  return new HcsError(operation, id, call.hresult, resultText(parseResultDocument(call.result)));
 }
