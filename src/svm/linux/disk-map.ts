@@ -6,7 +6,6 @@
 //     marked present at its slot (the file grows sparsely, holes read as zeros), and
 //     after the last detach blocks that are all zeros go back to "not present". A VHDX
 //     that is not laid out so (qemu-img, Hyper-V) is refused with a clear error.
-//   - a raw ext4 image (mke2fs): the whole file.
 
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { LcowError } from '../../host/errors.js';
@@ -25,7 +24,7 @@ export interface SandboxBlocks {
 }
 
 export interface DiskMapping {
-  kind: 'vhd' | 'vhdx' | 'ext4';
+  kind: 'vhd' | 'vhdx';
   /** File offset of the ext4's byte 0. */
   offset: number;
   /** Bytes of ext4. */
@@ -43,7 +42,7 @@ function hasExt4Magic(fd: number, offset: number): boolean {
   return magic.length === 2 && magic.readUInt16LE(0) === EXT4_MAGIC;
 }
 
-type FileKind = 'vhd' | 'vhdx' | 'ext4' | 'unknown';
+type FileKind = 'vhd' | 'vhdx' | 'unknown';
 
 /** Whether `path` is a VHDX (by its signature); false when it cannot be read. */
 export function isVhdx(path: string): boolean {
@@ -62,7 +61,7 @@ export function isVhdx(path: string): boolean {
 function kindOf(fd: number, size: number): FileKind {
   if (readAt(fd, 0, 8).toString('latin1') === 'vhdxfile') return 'vhdx';
   if (size >= VHD_FOOTER_SIZE && readAt(fd, size - VHD_FOOTER_SIZE, 8).toString('latin1') === 'conectix') return 'vhd';
-  return hasExt4Magic(fd, 0) ? 'ext4' : 'unknown';
+  return 'unknown';
 }
 
 function refuse(path: string, why: string): LcowError {
@@ -81,15 +80,14 @@ export async function mapDisk(path: string, blocks: SandboxBlocks): Promise<Disk
   try {
     size = fstatSync(fd).size;
     kind = kindOf(fd, size);
-    if (kind === 'vhd' || kind === 'ext4') {
-      const sizeLimit = kind === 'vhd' ? size - VHD_FOOTER_SIZE : size;
+    if (kind === 'vhd') {
       if (!hasExt4Magic(fd, 0)) throw refuse(path, 'the VHD holds no ext4 file system (no superblock magic at byte 1080)');
-      return { kind, offset: 0, sizeLimit };
+      return { kind, offset: 0, sizeLimit: size - VHD_FOOTER_SIZE };
     }
   } finally {
     closeSync(fd);
   }
-  if (kind === 'unknown') throw refuse(path, 'not a layer.vhd, a VHDX or an ext4 image (no VHD footer, VHDX signature or ext4 superblock)');
+  if (kind === 'unknown') throw refuse(path, 'neither a layer.vhd (no VHD footer) nor a VHDX (no signature)');
   const layout = inspectVhdx(path);
   if (!layout.linear || layout.linearBase === undefined) {
     throw refuse(path, 'its payload blocks are not laid out in order (a VHDX written by another tool, such as qemu-img or Hyper-V); only sandboxes written by lcow can be mapped by a loop device');

@@ -63,8 +63,6 @@ function check(call: string, result: number): number {
 
 // <linux/mount.h>
 export const MS_RDONLY = 0x1;
-export const MS_NOSUID = 0x2;
-export const MS_NODEV = 0x4;
 export const MS_REMOUNT = 0x20;
 export const MS_BIND = 0x1000;
 export const MNT_DETACH = 0x2;
