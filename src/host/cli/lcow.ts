@@ -99,6 +99,8 @@ function positionalsOf(command: CommandSpec, parsed: ParsedCommand): string[] {
   const got = parsed.positionals;
   if (got.length < want) throw usage(`lcow ${command.name} needs ${command.positionals.map((p) => `<${p.name}>`).join(' ')}`, command.name);
   if (got.length > want) throw usage(`lcow ${command.name} takes one ${command.positionals[0].name}; unexpected ${JSON.stringify(got[want])}`, command.name);
+  const empty = command.positionals.find((_, i) => got[i] === '');
+  if (empty) throw usage(`the ${empty.name} path is empty${empty.name === 'input' ? ' (use - for standard input)' : ''}`, command.name);
   return got;
 }
 
@@ -176,7 +178,8 @@ async function inspect(parsed: ParsedCommand): Promise<number> {
   requireExt4Image(image);
   const summary = inspectImage(image);
   process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-  return summary.ext4 ? 0 : 1;
+  if (!summary.ext4) throw new LcowError('IMAGE_NOT_EXT4', `${image}: the ext4 superblock or group descriptors cannot be read (${summary.ext4Error ?? 'unknown reason'})`);
+  return 0;
 }
 
 async function rootDigest(parsed: ParsedCommand): Promise<number> {
