@@ -7,7 +7,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tmpDir } from './helpers/corpus.js';
+import { hasTool, tmpDir } from './helpers/corpus.js';
 import { mkfs, mkfsUnavailable, mountUnavailable, patternBytes, run, withMount } from './helpers/ext4-fixtures.js';
 import { Ext4Reader } from '../dist/host/ext4/reader.js';
 import { openImageSource, bufferSource } from '../dist/host/ext4/source.js';
@@ -16,7 +16,7 @@ import { SB, SUPERBLOCK_OFFSET } from '../dist/host/ext4/superblock.js';
 
 const work = tmpDir('lcow-ext4-corrupt-');
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-const noMkfs = mkfsUnavailable();
+const noMkfs = mkfsUnavailable() ?? (hasTool('setfattr') ? null : 'setfattr is not installed (Debian attr)');
 const FAST = { timeout: 5000 };
 
 /** A small tree: nested directories, a multi-block file, a long symlink, an xattr block. */

@@ -65,28 +65,32 @@ function assertSameAsKernel(image) {
 }
 
 const HUGE = true;
-// [name, mke2fs arguments, whether the image holds the 4 GiB sparse file]
+// [name, mke2fs arguments, whether the image holds the 4 GiB sparse file, size in MiB (64)]
 const MKFS_VARIANTS = [
   ['ext4 4K (64bit, flex_bg, metadata_csum, huge_file)', ['-t', 'ext4', '-b', '4096'], HUGE],
   ['ext4 1K', ['-t', 'ext4', '-b', '1024']],
   ['ext4 2K without metadata_csum and 64bit', ['-t', 'ext4', '-b', '2048', '-O', '^metadata_csum,^64bit']],
   ['ext4 4K inline_data', ['-t', 'ext4', '-b', '4096', '-O', 'inline_data']],
-  ['ext4 1K inline_data, meta_bg', ['-t', 'ext4', '-b', '1024', '-O', 'inline_data,meta_bg,^resize_inode']],
+  ['ext4 1K inline_data, meta_bg (256 MiB: 32 groups in two meta groups)', ['-t', 'ext4', '-b', '1024', '-O', 'inline_data,meta_bg,^resize_inode'], false, 256],
   ['ext4 4K without extents (indirect maps)', ['-t', 'ext4', '-b', '4096', '-O', '^extent,^64bit']],
   ['ext2 4K (indirect maps up to triple)', ['-t', 'ext2', '-b', '4096'], HUGE],
   ['ext2 1K, 128-byte inodes (no extra times, no crtime)', ['-t', 'ext2', '-b', '1024', '-I', '128']],
   ['ext3 1K', ['-t', 'ext3', '-b', '1024']],
-  ['ext4 4K meta_bg', ['-t', 'ext4', '-b', '4096', '-O', 'meta_bg,^resize_inode']],
+  ['ext4 4K meta_bg (17 GiB sparse: 136 groups in two meta groups)', ['-t', 'ext4', '-b', '4096', '-O', 'meta_bg,^resize_inode,^64bit', '-N', '8192'], false, 17 * 1024],
   ['ext4 4K sparse_super2', ['-t', 'ext4', '-b', '4096', '-O', 'sparse_super2']],
   ['ext4 1K bigalloc (16K clusters)', ['-t', 'ext4', '-b', '1024', '-O', 'bigalloc', '-C', '16384']],
 ];
 
 describe('mke2fs -d images read like the kernel reads them', { skip: skip ?? false }, () => {
-  for (const [name, args, huge] of MKFS_VARIANTS) {
+  for (const [name, args, huge, sizeMiB = 64] of MKFS_VARIANTS) {
     test(name, { timeout: TIMEOUT }, () => {
       const source = huge ? tree() : withoutHuge();
       const image = imagePath();
-      mkfs(image, 64, args, source);
+      mkfs(image, sizeMiB, args, source);
+      if (args.some((a) => a.includes('meta_bg'))) {
+        const { groups, perBlock } = withReader(image, (r) => ({ groups: r.superblock.groupCount, perBlock: r.blockSize / r.superblock.descSize }));
+        assert.ok(groups > perBlock, `${groups} groups fill more than one meta group of ${perBlock}`);
+      }
       const ours = assertSameAsKernel(image);
       if (huge) assert.equal(ours.get('huge').size, 2 ** 32 + 3 * 4096 + 123);
       assert.equal(ours.get('wide').type, 'dir');

@@ -35,6 +35,7 @@ export function mountUnavailable(work) {
   if (process.platform !== 'linux') return (mountProbe = `loop mounts need Linux (this is ${process.platform})`);
   if (process.getuid?.() !== 0) return (mountProbe = 'loop mounts need root');
   if (!hasTool('getfattr') || !hasTool('setfattr')) return (mountProbe = 'getfattr/setfattr are not installed (Debian attr)');
+  if (!hasTool('setfacl')) return (mountProbe = 'setfacl is not installed (Debian acl)');
   const image = path.join(work, 'probe.img');
   mkfs(image, 8, ['-t', 'ext4']);
   try {
@@ -95,7 +96,7 @@ export function patternBytes(length, seed) {
  * Writes the tree every image is made of: files of edge sizes, 400 names in one directory,
  * symlinks of 1 to 1000 bytes, devices, a fifo, a socket, hard links, xattrs (user,
  * trusted, security; one too big for the inode), sparse files, a deep chain of directories,
- * owners and times before 1970 and after 2038, a name that is not UTF-8. With `huge`, a
+ * owners and times before 1970 and after 2038, POSIX ACLs, a name that is not UTF-8. With `huge`, a
  * sparse file over 4 GiB.
  */
 export function makeTree(root, { huge = false } = {}) {
@@ -123,6 +124,9 @@ export function makeTree(root, { huge = false } = {}) {
   run('setfattr', ['-n', 'user.small', '-v', 'v', p('x', 'attrs')]);
   run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', p('x', 'attrs')]);
   run('setfattr', ['-n', 'security.capability', '-v', '0x0100000200000000000000000000000000000000', p('x', 'attrs')]);
+  run('setfacl', ['-m', 'u:1234:rwx,g:5678:r-x,m::rwx', p('x', 'attrs')]);
+  fs.mkdirSync(p('x', 'acldir'));
+  run('setfacl', ['-d', '-m', 'u:42:rw-,o::r--', p('x', 'acldir')]);
   fs.writeFileSync(p('x', 'big'), 'b\n');
   run('setfattr', ['-n', 'user.big', '-v', '0x' + patternBytes(900, 7).toString('hex'), p('x', 'big')]);
   run('setfattr', ['-n', 'user.empty', p('x', 'big')]);
@@ -154,7 +158,7 @@ export function makeTree(root, { huge = false } = {}) {
 /**
  * Writes through a read-write kernel mount what only the kernel makes: a directory of
  * 1500 names (an htree), unwritten extents (fallocate), a file punched into 1500 extents
- * (an extent tree of depth 2), small files and directories (inline with inline_data),
+ * (an extent tree of depth 2), small files and directories (inline with inline_data), ACLs,
  * deleted inodes, and with `eaInode` a 10000-byte xattr value (an ea_inode).
  */
 export function populateThroughKernel(mnt, { eaInode = false } = {}) {
@@ -177,6 +181,8 @@ export function populateThroughKernel(mnt, { eaInode = false } = {}) {
   for (let i = 0; i < 20; i++) fs.writeFileSync(p(`gone_${i}`), patternBytes(5000, i));
   for (let i = 0; i < 20; i += 2) fs.unlinkSync(p(`gone_${i}`));
   run('setfattr', ['-n', 'user.kernel', '-v', 'k', p('small', 'f10')]);
+  run('setfacl', ['-m', 'u:1000:r--,g:2000:rw-', p('small', 'f60')]);
+  run('setfacl', ['-d', '-m', 'g:3000:r-x', p('small', 'subdir')]);
   if (eaInode) {
     fs.writeFileSync(p('eainode'), 'e');
     run('setfattr', ['-n', 'user.huge_value', '-v', '0x' + patternBytes(10000, 13).toString('hex'), p('eainode')]);
@@ -284,7 +290,7 @@ export function readerView(image) {
         digest = hash.digest('hex');
       }
       const xattrs = {};
-      for (const x of reader.xattrs(inode)) if (!x.name.startsWith('system.posix_acl')) xattrs[x.nameBytes.toString('latin1')] = x.value.toString('hex');
+      for (const x of reader.xattrs(inode)) xattrs[x.nameBytes.toString('latin1')] = x.value.toString('hex');
       view.set(pathBytes.toString('latin1'), {
         ino: inode.number, type, mode: inode.mode, nlink: inode.linksCount, uid: inode.uid, gid: inode.gid,
         size: type === 'dir' ? undefined : inode.size,

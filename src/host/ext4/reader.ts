@@ -10,6 +10,7 @@
 // gdt_csum's crc16 is not verified. The journal is never replayed: an image that needs
 // recovery is read as it is on disk, as debugfs does.
 
+import { aclToXattrFormat, ACL_XATTR_NAMES } from './acl.js';
 import type { BlockMapContext, BlockRun } from './block-run.js';
 import { walkExtentTree, MAX_LOGICAL_BLOCKS } from './extent-tree.js';
 import { corrupt, notExt4, unsupported, wrongType } from './fault.js';
@@ -85,6 +86,8 @@ export interface ForEachInodeOptions {
 export interface XattrOptions {
   /** Include system.data, where inline data keeps its tail (listxattr never shows it). */
   includeSystemData?: boolean;
+  /** Every entry as stored: system.data included, ACLs in ext4's own format. */
+  raw?: boolean;
 }
 
 export class Ext4Reader {
@@ -329,7 +332,7 @@ export class Ext4Reader {
 
   /** The value of system.data (inline data past i_block), empty when there is none. */
   private systemData(inode: Inode): Buffer {
-    return this.xattrs(inode, { includeSystemData: true }).find((x) => x.name === INLINE_DATA_XATTR)?.value ?? Buffer.alloc(0);
+    return this.xattrs(inode, { raw: true }).find((x) => x.name === INLINE_DATA_XATTR)?.value ?? Buffer.alloc(0);
   }
 
   /**
@@ -462,7 +465,9 @@ export class Ext4Reader {
 
   /**
    * The inode's xattrs: in-inode first, then the xattr block's (checksum verified), values
-   * kept in ea_inodes read in. system.data (inline data's storage) is left out unless asked for.
+   * kept in ea_inodes read in. As getxattr(2) shows them: system.data (inline data's
+   * storage) is left out, and POSIX ACLs come in the user-space format (see acl.ts);
+   * `raw` gives the on-disk entries instead.
    */
   xattrs(inode: Inode, options: XattrOptions = {}): Xattr[] {
     const out = parseInodeXattrs(inode);
@@ -476,8 +481,11 @@ export class Ext4Reader {
       }
       out.push(...parseXattrBlock(block, where));
     }
-    for (const x of out) if (x.valueInode !== 0) x.value = this.eaInodeValue(inode, x);
-    return options.includeSystemData ? out : out.filter((x) => x.name !== INLINE_DATA_XATTR);
+    for (const x of out) {
+      if (x.valueInode !== 0) x.value = this.eaInodeValue(inode, x);
+      if (!options.raw && ACL_XATTR_NAMES.includes(x.name)) x.value = aclToXattrFormat(x.value, `inode ${inode.number} ${x.name}`);
+    }
+    return options.includeSystemData || options.raw ? out : out.filter((x) => x.name !== INLINE_DATA_XATTR);
   }
 
   /** ea_inode: a value kept as the data of an inode flagged EXT4_EA_INODE_FL. */
