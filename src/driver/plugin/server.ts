@@ -52,6 +52,9 @@ const STATUS_OF_CODE: Record<string, number> = {
   PLUGIN_SHUTTING_DOWN: 503,
 };
 
+/** How long an idle keep-alive connection from the daemon stays open. */
+const IDLE_CONNECTION_TIMEOUT_MS = 10 * 60_000;
+
 /** How long shutdown waits for requests in flight (a Diff or ApplyDiff of a large layer) before cutting them. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 60_000;
 
@@ -108,6 +111,10 @@ export class PluginServer {
     // Node's default 5-minute limit on receiving a whole request would cut an ApplyDiff
     // of a large layer; the daemon holds the connection for as long as the layer takes.
     this.http.requestTimeout = 0;
+    // The daemon's plugin client never closes idle connections and does not retry an
+    // ApplyDiff (its body cannot be rewound): if we closed an idle connection just as it
+    // sent one, the import would fail. Node's 5 s default made that race frequent.
+    this.http.keepAliveTimeout = IDLE_CONNECTION_TIMEOUT_MS;
   }
 
   /** Requests being served right now. */
