@@ -1,5 +1,6 @@
 // hcsshim tar2ext4's per-entry loop (spec §2.2): backslash conversion, implicit
-// parents, OCI whiteouts, hard links, and Create with the entry's attributes.
+// parents, OCI whiteouts, hard links, and Create with the entry's attributes. Profile
+// fixed changes what an entry's record holds (fixed.ts), not the loop.
 
 import { wrapFailure } from "./errors";
 import { TarEntry } from "./tar/entry";
@@ -8,10 +9,12 @@ import { PAX_SCHILY_XATTR } from "./tar/pax";
 import { Writer, FileRecord } from "./ext4/writer";
 import { S_IFMT, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFDIR, S_IFIFO } from "./ext4/constants";
 import { splitRaw, joinPath } from "./ext4/path";
+import { isAufsMetadata, checkEntry, timeOrMtime, putXattrs } from "./fixed";
 
 export const OPTION_OVERLAY: i32 = 1;
 export const OPTION_CONVERT_BACKSLASH: i32 = 2;
 export const OPTION_INLINE_DATA: i32 = 4;
+export const OPTION_FIXED: i32 = 8;
 
 const WHITEOUT_PREFIX = ".wh.";
 const OPAQUE_WHITEOUT = ".wh..wh..opq";
@@ -36,6 +39,9 @@ export function convertEntry(w: Writer, e: TarEntry, options: i32): bool {
     name = name.replaceAll("\\", "/");
     link = link.replaceAll("\\", "/");
   }
+  const fixed = (options & OPTION_FIXED) != 0;
+  // Skipped before anything is created for it (begin() forgets the previous entry's data).
+  if (fixed && (options & OPTION_OVERLAY) != 0 && isAufsMetadata(name)) return w.begin();
   if (!w.makeParents(name)) {
     wrapFailure("failed to ensure parent directories for " + name);
     return false;
@@ -47,18 +53,23 @@ export function convertEntry(w: Writer, e: TarEntry, options: i32): bool {
     if (file.startsWith(WHITEOUT_PREFIX)) return convertWhiteout(w, dir, file);
   }
   if (e.typeflag == TYPE_LINK) return w.link(link, name);
+  if (fixed && !checkEntry(e, name, e.typeflag == TYPE_SYMLINK, link)) return false;
   const f = new FileRecord();
   f.mode = (<u16>e.mode & ~S_IFMT) | typeBits(e.typeflag);
   f.uid = <u32>e.uid;
   f.gid = <u32>e.gid;
   f.size = e.size;
-  f.atime = e.atime;
+  f.atime = fixed ? timeOrMtime(e.atime, e.mtime) : e.atime;
   f.mtime = e.mtime;
-  f.ctime = e.ctime;
+  f.ctime = fixed ? timeOrMtime(e.ctime, e.mtime) : e.ctime;
   f.crtime = e.mtime;
   f.linkname = link;
   f.devMajor = <u32>e.devmajor;
   f.devMinor = <u32>e.devminor;
+  if (fixed) {
+    if (!putXattrs(f, e, name)) return false;
+    return w.create(name, f) != null;
+  }
   const keys = e.pax.keys;
   for (let i = 0; i < keys.length; i++) {
     if (keys[i].startsWith(PAX_SCHILY_XATTR)) f.xattrs.set(keys[i].substring(PAX_SCHILY_XATTR.length), e.pax.get(keys[i]));

@@ -24,6 +24,10 @@ export const EXT4_FILE_TOO_BIG: i32 = 20;
 export const EXT4_XATTR_NO_ROOM: i32 = 21;
 export const EXT4_DISK_FULL: i32 = 22;
 export const EXT4_INVALID_MODE: i32 = 23;
+// Profile fixed only: what ext4 cannot hold as the tar gives it.
+export const EXT4_OWNER_OUT_OF_RANGE: i32 = 24;
+export const EXT4_EMPTY_SYMLINK: i32 = 25;
+export const EXT4_INVALID_ACL: i32 = 26;
 // Engine limits and host protocol errors.
 export const ENGINE_OUT_OF_MEMORY: i32 = 30;
 export const ENGINE_BAD_CALL: i32 = 31;

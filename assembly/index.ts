@@ -11,7 +11,8 @@ import { Writer } from "./ext4/writer";
 import { Closer } from "./ext4/close";
 import { effectiveMaxDiskSize } from "./ext4/layout";
 import { INODE_FLAG_INLINE_DATA } from "./ext4/constants";
-import { convertEntry } from "./convert";
+import { convertEntry, OPTION_INLINE_DATA, OPTION_FIXED } from "./convert";
+import { skippedXattrs, firstSkippedXattr } from "./fixed";
 import { putVhdFooter, FOOTER_SIZE } from "./vhd/footer";
 import { putVeritySuperblock, VERITY_BLOCK_SIZE } from "./vhd/verity";
 import { EmptyExt4Writer } from "./mkfs/writer";
@@ -44,7 +45,14 @@ let readingInline: bool = false;
 export function begin(conversionOptions: i32, maxDiskSize: f64): void {
   options = conversionOptions;
   const limit = maxDiskSize < 0 ? effectiveMaxDiskSize(0) : effectiveMaxDiskSize(<i64>maxDiskSize);
-  writer = new Writer(limit, (conversionOptions & 4) != 0);
+  const fixed = (conversionOptions & OPTION_FIXED) != 0;
+  writer = new Writer(limit, (conversionOptions & OPTION_INLINE_DATA) != 0, fixed);
+  reader.fixed = fixed;
+}
+
+/** Profile fixed: how many xattrs were left out because Linux cannot hold them. */
+export function skippedXattrCount(): i32 {
+  return skippedXattrs;
 }
 
 export function headerBuffer(): usize {
@@ -263,9 +271,12 @@ export function failureOffset(): f64 {
   return failure.inputOffset;
 }
 
-/** Encodes the failure message (which = 0) or entry name (which = 1) as bytes; reply[1] = length. */
+/**
+ * Encodes the failure message (which = 0), its entry name (1), or the first xattr left
+ * out in profile fixed (2, "<entry>: <name>") as bytes; reply[1] = length.
+ */
 export function failureText(which: i32): usize {
-  const text = which == 0 ? failure.message : failure.entry;
+  const text = which == 0 ? failure.message : which == 1 ? failure.entry : firstSkippedXattr;
   textBuffer = new Uint8Array(text.length);
   latin1Store(text, textBuffer.dataStart);
   reply[1] = <f64>text.length;

@@ -1,5 +1,6 @@
-// Block and inode bitmaps of one group (spec §13), hcsshim's padding kept: inode
-// bitmap bits past inodes_per_group stay clear.
+// Block and inode bitmaps of one group (spec §13). hcsshim leaves the inode bitmap's
+// bits past inodes_per_group clear; the kernel and e2fsck want that padding set (mke2fs
+// sets it), so profile fixed sets it.
 
 import { BLOCK_SIZE, BLOCKS_PER_GROUP } from "./constants";
 
@@ -36,8 +37,12 @@ export function putBlockBitmap(ptr: usize, group: u32, groups: u32, validEnd: u3
   return countBits(ptr, BLOCK_SIZE);
 }
 
-/** Fills a zeroed inode bitmap: inodes 1..inodeCount exist; returns the used count. */
-export function putInodeBitmap(ptr: usize, group: u32, inodesPerGroup: u32, inodeCount: u32): u32 {
+/**
+ * Fills a zeroed inode bitmap: inodes 1..inodeCount exist, and with setPadding the bits
+ * from inodesPerGroup to the block's end are set; returns the used count (no padding).
+ */
+export function putInodeBitmap(ptr: usize, group: u32, inodesPerGroup: u32, inodeCount: u32, setPadding: bool): u32 {
+  if (setPadding) setBits(ptr, inodesPerGroup, <u32>BLOCK_SIZE * 8);
   const first = group * inodesPerGroup + 1;
   if (inodeCount < first) return 0;
   let last = inodeCount - first + 1;

@@ -178,7 +178,7 @@ export class Closer {
       const base = stageWrite(<f64>(tableOffset + <i64>(this.nextInode - 1) * INODE_SIZE), <i32>batch * INODE_SIZE);
       for (let i: u32 = 0; i < batch; i++) {
         const node = w.inodes[this.nextInode - 1 + i];
-        if (node != null) encodeInode(node, base + <usize>(i * INODE_SIZE));
+        if (node != null) encodeInode(node, base + <usize>(i * INODE_SIZE), w.fixed);
       }
       this.nextInode += batch;
     }
@@ -207,7 +207,7 @@ export class Closer {
       const g = this.nextGroup;
       const ptr = stageWrite(<f64>((<i64>this.bitmapStart + 2 * g) * BLOCK_SIZE), 2 * BLOCK_SIZE);
       this.usedBlocks.push(putBlockBitmap(ptr, g, this.groups, validEnd, this.diskBlocks, usedGdBlocks, w.gdBlocks));
-      this.usedInodes.push(putInodeBitmap(ptr + BLOCK_SIZE, g, this.inodesPerGroup, w.inodeCount));
+      this.usedInodes.push(putInodeBitmap(ptr + BLOCK_SIZE, g, this.inodesPerGroup, w.inodeCount, w.fixed));
       this.nextGroup++;
     }
     // The zero fill up to diskBlocks is written by the cursor too (spec §5.2 step 6).

@@ -1,5 +1,6 @@
 // Extent trees for contiguous files (spec §8): up to 4 extents in i_block, else a
-// depth-1 tree whose leaves follow the data. hcsshim's leaf-count bug is kept.
+// depth-1 tree whose leaves follow the data. hcsshim's leaf-count bug (spec §8) is kept
+// in profile hcsshim; `fixed` counts leaves and their entries as ext4 needs.
 
 import { MAX_EXTENT_BLOCKS, EXTENTS_PER_LEAF, EXTENTS_IN_INODE } from "./constants";
 
@@ -12,9 +13,11 @@ export function extentCount(blocks: u64): u32 {
 }
 
 /** Number of leaf blocks written after the data (0 when the extents fit in the inode). */
-export function leafCount(blocks: u64): u32 {
+export function leafCount(blocks: u64, fixed: bool): u32 {
   const extents = extentCount(blocks);
   if (extents <= EXTENTS_IN_INODE) return 0;
+  // hcsshim adds a leaf too many when the count is a multiple of 340.
+  if (fixed) return (extents + EXTENTS_PER_LEAF - 1) / EXTENTS_PER_LEAF;
   return extents / EXTENTS_PER_LEAF + 1;
 }
 
@@ -45,14 +48,14 @@ function putExtents(ptr: usize, first: u32, count: u32, start: u32, blocks: u64)
 }
 
 /** Writes the 60-byte i_block root. For a depth-1 tree, leaves start at leafStart. */
-export function putExtentRoot(iblock: usize, start: u32, blocks: u64, leafStart: u32): void {
+export function putExtentRoot(iblock: usize, start: u32, blocks: u64, leafStart: u32, fixed: bool): void {
   const extents = extentCount(blocks);
   if (extents <= EXTENTS_IN_INODE) {
     putHeader(iblock, extents, EXTENTS_IN_INODE, 0);
     putExtents(iblock, 0, extents, start, blocks);
     return;
   }
-  const leaves = leafCount(blocks);
+  const leaves = leafCount(blocks, fixed);
   putHeader(iblock, leaves, EXTENTS_IN_INODE, 1);
   for (let i: u32 = 0; i < leaves; i++) {
     const entry = iblock + <usize>(HEADER_SIZE + <i32>i * ENTRY_SIZE);
@@ -64,11 +67,11 @@ export function putExtentRoot(iblock: usize, start: u32, blocks: u64, leafStart:
 }
 
 /** Writes leaf i (a zeroed 4096-byte block at ptr). */
-export function putExtentLeaf(ptr: usize, leaf: u32, start: u32, blocks: u64): void {
+export function putExtentLeaf(ptr: usize, leaf: u32, start: u32, blocks: u64, fixed: bool): void {
   const extents = extentCount(blocks);
-  const leaves = leafCount(blocks);
-  // hcsshim bug kept: the count uses the leaf count where 340 was meant (spec §8).
-  let entries = <i64>extents - <i64>leaf * <i64>leaves;
+  // hcsshim's bug (spec §8): the count uses the leaf count where 340 was meant.
+  const stride = fixed ? <i64>EXTENTS_PER_LEAF : <i64>leafCount(blocks, false);
+  let entries = <i64>extents - <i64>leaf * stride;
   if (entries > <i64>EXTENTS_PER_LEAF) entries = <i64>EXTENTS_PER_LEAF;
   if (entries < 0) entries = 0;
   putHeader(ptr, <u32>entries, EXTENTS_PER_LEAF, 0);

@@ -52,8 +52,8 @@ function encodeDevice(major: u32, minor: u32): u32 {
   return (minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12);
 }
 
-/** Writes inode `node` into a zeroed 256-byte slot at ptr. */
-export function encodeInode(node: Inode, ptr: usize): void {
+/** Writes inode `node` into a zeroed 256-byte slot at ptr (`fixed`: profile fixed's extent trees). */
+export function encodeInode(node: Inode, ptr: usize, fixed: bool): void {
   store<u16>(ptr + 0x00, node.mode);
   store<u16>(ptr + 0x02, <u16>node.uid);
   store<u32>(ptr + 0x04, <u32>node.size);
@@ -67,7 +67,7 @@ export function encodeInode(node: Inode, ptr: usize): void {
   const iblock = ptr + 0x28;
   const type = node.type;
   if ((node.flags & INODE_FLAG_EXTENTS) != 0) {
-    putExtentRoot(iblock, node.dataStart, node.dataBlocks, node.leafStart);
+    putExtentRoot(iblock, node.dataStart, node.dataBlocks, node.leafStart, fixed);
   } else if (type == S_IFCHR || type == S_IFBLK) {
     store<u32>(iblock + 4, encodeDevice(node.devMajor, node.devMinor));
   } else if (node.data != null) {

@@ -9,9 +9,9 @@ import { TarTime, ABSENT_TIME } from "../tar/header";
 import { formatDecimal, formatOctal } from "../bytes";
 import { BLOCK_SIZE, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_FLAG_HUGE_FILE, INODE_FLAG_EXTENTS, INODE_FLAG_INLINE_DATA, MAX_FILE_SIZE, MAX_LINKS, FAST_SYMLINK_MAX, INLINE_DATA_MAX, INODE_ROOT, blocksFor } from "./constants";
 import { Inode } from "./inode";
-import { encodeTime, decodeTime } from "./time";
+import { encodeTime, decodeTime, encodeKernelTime, decodeKernelTime } from "./time";
 import { cleanPath } from "./path";
-import { Xattr, XattrPlacement, sortBlockXattrs, putXattrBlock } from "./xattr";
+import { Xattr, XattrPlacement, sortBlockXattrs, sortBlockXattrsForKernel, putXattrBlock } from "./xattr";
 import { leafCount, putExtentLeaf } from "./extents";
 import { groupDescriptorBlocks } from "./layout";
 import { stageWrite } from "../plan";
@@ -43,25 +43,52 @@ export class FileRecord {
   }
 }
 
-/** Mode, owner, device and times of an inode, times decoded as hcsshim does (spec §7.3). */
-function attributesOf(node: Inode): FileRecord {
+/**
+ * Mode, owner, device and times of an inode, times decoded as hcsshim does (spec §7.3)
+ * or, in profile fixed, as the kernel does (an exact round trip).
+ */
+function attributesOf(node: Inode, fixed: bool): FileRecord {
   const f = new FileRecord();
   f.mode = node.mode;
   f.uid = node.uid;
   f.gid = node.gid;
   f.devMajor = node.devMajor;
   f.devMinor = node.devMinor;
-  f.atime = decodeTime(node.atime);
-  f.ctime = decodeTime(node.ctime);
-  f.mtime = decodeTime(node.mtime);
-  f.crtime = decodeTime(node.crtime);
+  f.atime = fixed ? decodeKernelTime(node.atime) : decodeTime(node.atime);
+  f.ctime = fixed ? decodeKernelTime(node.ctime) : decodeTime(node.ctime);
+  f.mtime = fixed ? decodeKernelTime(node.mtime) : decodeTime(node.mtime);
+  f.crtime = fixed ? decodeKernelTime(node.crtime) : decodeTime(node.crtime);
   return f;
+}
+
+/**
+ * Adds an inode's previous xattrs to a new record, where the record does not name them.
+ * A previous system.data (inline data) is left out in profile fixed, which re-reserves it
+ * for the new data; hcsshim keeps it, decoded before Close has put the file data in it,
+ * so it still holds its zero placeholder.
+ */
+function mergeOldXattrs(f: FileRecord, previous: Array<Xattr> | null, fixed: bool): void {
+  if (previous == null) return;
+  const list = previous;
+  for (let i = 0; i < list.length; i++) {
+    const name = list[i].fullName;
+    if (name == "system.data" && fixed) continue;
+    const xattrs = f.xattrs;
+    if (xattrs.has(name)) continue;
+    const value = name == "system.data" ? "\0".repeat(list[i].value.length) : list[i].value;
+    xattrs.set(name, value);
+  }
 }
 
 export class Writer {
   readonly maxDiskSize: i64;
   readonly gdBlocks: u32;
   readonly inlineData: bool;
+  /**
+   * Profile fixed: times in the kernel's encoding, the kernel's block xattr order, old
+   * block xattrs kept on re-create, correct extent leaf counts, inode bitmap padding set.
+   */
+  readonly fixed: bool;
   /** Output position in bytes; block-aligned between operations. */
   cursor: i64 = 0;
   /** inodes[n - 1] is inode n; null for the reserved numbers 1 and 3..10. */
@@ -78,10 +105,11 @@ export class Writer {
   private lastDirPath: string = "";
   private lastDir: Inode | null = null;
 
-  constructor(maxDiskSize: i64, inlineData: bool) {
+  constructor(maxDiskSize: i64, inlineData: bool, fixed: bool) {
     this.maxDiskSize = maxDiskSize;
     this.gdBlocks = groupDescriptorBlocks(maxDiskSize);
     this.inlineData = inlineData;
+    this.fixed = fixed;
   }
 
   get root(): Inode {
@@ -246,26 +274,17 @@ export class Writer {
     node.uid = f.uid;
     node.gid = f.gid;
     node.flags = INODE_FLAG_HUGE_FILE;
-    node.atime = encodeTime(f.atime);
-    node.ctime = encodeTime(f.ctime);
-    node.mtime = encodeTime(f.mtime);
-    node.crtime = encodeTime(f.crtime);
+    node.atime = this.fixed ? encodeKernelTime(f.atime) : encodeTime(f.atime);
+    node.ctime = this.fixed ? encodeKernelTime(f.ctime) : encodeTime(f.ctime);
+    node.mtime = this.fixed ? encodeKernelTime(f.mtime) : encodeTime(f.mtime);
+    node.crtime = this.fixed ? encodeKernelTime(f.crtime) : encodeTime(f.crtime);
     node.devMajor = f.devMajor;
     node.devMinor = f.devMinor;
     node.data = null;
-    // Old in-inode xattrs are merged in; old block xattrs are not (spec §3.5).
-    const previous = node.inodeXattrs;
-    if (previous != null) {
-      const xattrs = f.xattrs;
-      for (let i = 0; i < previous.length; i++) {
-        const name = previous[i].fullName;
-        if (xattrs.has(name)) continue;
-        // hcsshim decodes the old in-inode area before Close has put the file data in
-        // it: an old system.data still holds its zero placeholder.
-        const value = name == "system.data" ? "\0".repeat(previous[i].value.length) : previous[i].value;
-        xattrs.set(name, value);
-      }
-    }
+    // Old in-inode xattrs are merged in; old block xattrs are not (spec §3.5), except
+    // in profile fixed, which keeps them too.
+    mergeOldXattrs(f, node.inodeXattrs, this.fixed);
+    if (this.fixed) mergeOldXattrs(f, node.blockXattrs, true);
     const placement = new XattrPlacement();
     switch (type) {
       case S_IFREG: {
@@ -317,7 +336,8 @@ export class Writer {
   private writeXattrs(node: Inode, placement: XattrPlacement): bool {
     if (placement.inode.length != 0) node.inodeXattrs = placement.inode;
     if (placement.block.length == 0 && node.xattrBlock == 0) return true;
-    sortBlockXattrs(placement.block);
+    if (this.fixed) sortBlockXattrsForKernel(placement.block);
+    else sortBlockXattrs(placement.block);
     node.blockXattrs = placement.block;
     let offset: i64;
     if (node.xattrBlock == 0) {
@@ -337,7 +357,7 @@ export class Writer {
   private placeExtents(node: Inode, size: i64): bool {
     const blocks = blocksFor(size);
     if (blocks == 0) return true;
-    const leaves = leafCount(<u64>blocks);
+    const leaves = leafCount(<u64>blocks, this.fixed);
     if (!this.reserve((blocks + leaves) * BLOCK_SIZE)) return false;
     node.dataStart = <u32>(this.cursor / BLOCK_SIZE);
     node.dataBlocks = <u64>blocks;
@@ -346,7 +366,7 @@ export class Writer {
     node.blockCount += <u64>blocks + leaves;
     for (let i: u32 = 0; i < leaves; i++) {
       const leafOffset = <f64>(<i64>(node.leafStart + i) * BLOCK_SIZE);
-      putExtentLeaf(stageWrite(leafOffset, BLOCK_SIZE), i, node.dataStart, <u64>blocks);
+      putExtentLeaf(stageWrite(leafOffset, BLOCK_SIZE), i, node.dataStart, <u64>blocks, this.fixed);
     }
     this.cursor += (blocks + leaves) * BLOCK_SIZE;
     return true;
@@ -415,7 +435,7 @@ export class Writer {
       const children = node.children;
       if (children == null || !children.has(part)) {
         // The implicit directory copies its parent's attributes, not its xattrs.
-        if (this.createInternal(dirPath, attributesOf(node)) == null) {
+        if (this.createInternal(dirPath, attributesOf(node, this.fixed)) == null) {
           wrapFailure("failed while creating parent directories");
           return false;
         }
@@ -434,7 +454,7 @@ export class Writer {
     if (!this.begin()) return null;
     if (!this.lookup(name, true)) return null;
     const node = this.foundExisting!;
-    const f = attributesOf(node);
+    const f = attributesOf(node, this.fixed);
     f.size = <i64>node.size;
     if (node.blockXattrs != null) {
       const list = node.blockXattrs!;

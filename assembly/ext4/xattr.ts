@@ -2,7 +2,7 @@
 // in-inode area and one external block, entry layout, and the entry hash.
 
 import { byteAt, latin1Store } from "../bytes";
-import { BLOCK_SIZE } from "./constants";
+import { BLOCK_SIZE, S_IFREG, S_IFDIR, S_IFLNK } from "./constants";
 import { goSortSlice } from "./gosort";
 
 export const XATTR_MAGIC: u32 = 0xea020000;
@@ -81,6 +81,49 @@ export function sortBlockXattrs(list: Array<Xattr>): void {
 
 function blockLess(a: Xattr, b: Xattr): bool {
   return a.index < b.index || a.name.length < b.name.length || a.name < b.name;
+}
+
+/**
+ * The order the kernel's block lookup needs (profile fixed): fs/ext4/xattr.c
+ * xattr_find_entry walks block entries with sorted=1 and stops at the first entry not
+ * below (name_index, name_len, name bytes), so entries must ascend by that key.
+ */
+export function sortBlockXattrsForKernel(list: Array<Xattr>): void {
+  goSortSlice<Xattr>(list, kernelLess);
+}
+
+function kernelLess(a: Xattr, b: Xattr): bool {
+  if (a.index != b.index) return a.index < b.index;
+  if (a.name.length != b.name.length) return a.name.length < b.name.length;
+  return a.name < b.name; // latin1 strings: code units are the unsigned bytes memcmp compares
+}
+
+/** Longest name the VFS passes to a file system (XATTR_NAME_MAX), prefix included. */
+const XATTR_NAME_MAX: i32 = 255;
+
+/**
+ * Whether Linux can hold xattr `fullName` on a file of type `type` (S_IF* bits), so a
+ * getxattr through the kernel returns it (profile fixed). ext4 maps only these
+ * namespaces to handlers; user.* is refused on anything but regular files and
+ * directories (fs/xattr.c xattr_permission); ACLs never go on symlinks and default ACLs
+ * only on directories (fs/posix_acl.c); a name is 1 to 255 bytes after its namespace.
+ */
+export function kernelHolds(fullName: string, type: u16): bool {
+  if (fullName.length > XATTR_NAME_MAX) return false;
+  if (fullName == "system.posix_acl_access") return type != S_IFLNK;
+  if (fullName == "system.posix_acl_default") return type == S_IFDIR;
+  let prefix = "";
+  if (fullName.startsWith("user.")) {
+    if (type != S_IFREG && type != S_IFDIR) return false;
+    prefix = "user.";
+  } else if (fullName.startsWith("trusted.")) {
+    prefix = "trusted.";
+  } else if (fullName.startsWith("security.")) {
+    prefix = "security.";
+  } else {
+    return false;
+  }
+  return fullName.length > prefix.length;
 }
 
 export function xattrHash(x: Xattr): u32 {

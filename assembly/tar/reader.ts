@@ -11,6 +11,51 @@ import { SparseMap, readOldGnuEntries, readPaxMap01, Map1x0Reader } from "./spar
 import { TarEntry } from "./entry";
 import { parseDecimal } from "../bytes";
 
+/**
+ * The global records after a new global header: POSIX pax says a record with an empty
+ * value deletes the keyword's global value; others set it.
+ */
+function withGlobals(globals: PaxRecords | null, records: PaxRecords): PaxRecords {
+  const out = new PaxRecords();
+  if (globals != null) {
+    const keys = globals.keys;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (!records.has(k)) out.set(k, globals.get(k));
+    }
+  }
+  const keys = records.keys;
+  for (let i = 0; i < keys.length; i++) {
+    const v = records.get(keys[i]);
+    if (v.length != 0) out.set(keys[i], v);
+  }
+  return out;
+}
+
+/**
+ * One entry's records: the globals, overridden by its extended header's. An empty
+ * extended value deletes a global one (POSIX pax), so the header field applies; where
+ * no global has the keyword, the empty record stays (an empty xattr value is a value).
+ */
+function overGlobals(globals: PaxRecords, records: PaxRecords | null): PaxRecords {
+  if (records == null) return globals;
+  const local = records;
+  const out = new PaxRecords();
+  const keys = globals.keys;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (!local.has(k)) out.set(k, globals.get(k));
+  }
+  const own = local.keys;
+  for (let i = 0; i < own.length; i++) {
+    const k = own[i];
+    const v = local.get(k);
+    if (v.length == 0 && globals.has(k)) continue;
+    out.set(k, v);
+  }
+  return out;
+}
+
 /** Go's maxSpecialFileSize: PAX and long-name payloads above 1 MiB are refused. */
 const MAX_SPECIAL_FILE_SIZE: i64 = 1 << 20;
 
@@ -33,6 +78,11 @@ export const INVALID_HEADER = "archive/tar: invalid tar header";
 export const UNEXPECTED_EOF = "unexpected EOF";
 
 export class TarReader {
+  /**
+   * Profile fixed: PAX global headers are defaults for the entries that follow (POSIX
+   * pax), not entries of their own as in Go's reader.
+   */
+  fixed: bool = false;
   readBuffer: Uint8Array = new Uint8Array(BLOCK_SIZE);
   readLength: i32 = 0;
   skipLength: i64 = 0;
@@ -40,6 +90,8 @@ export class TarReader {
   private waiting: i32 = WAIT_NONE;
   private sawZeroBlock: bool = false;
   private pax: PaxRecords | null = null;
+  /** The global records in force (profile fixed); null until a global header sets one. */
+  private globalPax: PaxRecords | null = null;
   private longName: string = "";
   private longLink: string = "";
   private header: TarEntry = new TarEntry();
@@ -100,6 +152,10 @@ export class TarReader {
         if (records == null) return this.invalid();
         if (wait == WAIT_PAX) {
           this.pax = records;
+          return STEP_SKIP_PADDING;
+        }
+        if (this.fixed) {
+          this.globalPax = withGlobals(this.globalPax, records);
           return STEP_SKIP_PADDING;
         }
         return this.globalHeaderEntry(records);
@@ -167,6 +223,7 @@ export class TarReader {
 
   private finishMember(block: usize): i32 {
     const h = this.header;
+    if (this.globalPax != null) this.pax = overGlobals(this.globalPax!, this.pax);
     if (this.pax != null && !this.mergePax(h, this.pax!)) return this.invalid();
     if (this.longName.length > 0) h.name = this.longName;
     if (this.longLink.length > 0) h.linkname = this.longLink;
