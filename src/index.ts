@@ -1,6 +1,6 @@
 // Library entry point.
 
-export { convertTar, convertStream, computeRootDigest, type ConvertOptions, type ConvertResult } from './host/convert.js';
+export { convertTar, convertStream, computeRootDigest, type ConvertOptions, type ConvertResult, type Profile, type RootDigestOptions } from './host/convert.js';
 export { verifyImage, formatVerification, type Verification } from './host/verify.js';
 export { appendVhdFooterTo } from './host/vhd.js';
 export { inspectImage, formatSummary, type ImageSummary } from './host/inspect.js';

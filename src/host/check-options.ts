@@ -23,6 +23,10 @@ const engineMemory: Check = (v) => integer(v) ?? ((v as number) >= ENGINE_MEMORY
   ? undefined
   : `must be from ${ENGINE_MEMORY_MIN} (10 MiB) to ${ENGINE_MEMORY_MAX} (4 GiB) bytes`);
 
+/** The output profiles (ConvertOptions.profile). */
+export const PROFILES = ['hcsshim', 'fixed'] as const;
+const profile: Check = (v) => (typeof v === 'string' && (PROFILES as readonly string[]).includes(v) ? undefined : `must be ${PROFILES.map((p) => JSON.stringify(p)).join(' or ')}`);
+
 /** Every ConvertOptions key and its check (keep in step with ConvertOptions). */
 const CONVERT_OPTIONS: Record<string, Check> = {
   overlay: boolean,
@@ -37,6 +41,7 @@ const CONVERT_OPTIONS: Record<string, Check> = {
   sync: boolean,
   engineMemoryLimit: engineMemory,
   onProgress: func,
+  profile,
 };
 
 function invalid(message: string): LcowError {

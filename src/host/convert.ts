@@ -14,7 +14,16 @@ import { LcowError } from './errors.js';
 import { writeHashTree, treeLayout, contentId, hashFile, VERITY_BLOCK } from './verity.js';
 import { tmpdir } from 'node:os';
 
+/**
+ * `hcsshim` (the default): byte-identical to hcsshim's tar2ext4, its defects included, so
+ * root digests match Windows hosts. `fixed`: the same layout with those defects corrected
+ * (README, "The fixed profile").
+ */
+export type Profile = 'hcsshim' | 'fixed';
+
 export interface ConvertOptions {
+  /** Output profile; default 'hcsshim'. */
+  profile?: Profile;
   /** Convert OCI whiteouts (.wh.*) to overlayfs form (hcsshim ConvertWhiteout, -overlay). */
   overlay?: boolean;
   /** Replace "\" with "/" in names and link targets (-convert-slash). */
@@ -55,18 +64,23 @@ export interface ConvertResult {
   rootDigest?: string;
   /** Size of the engine's Wasm memory at the end: its peak, since Wasm memory never shrinks. */
   engineMemoryBytes: number;
+  /** Profile fixed: xattrs left out because Linux cannot hold them (0 in profile hcsshim). */
+  skippedXattrs: number;
 }
 
 /** What convertStream produced. */
 export interface StreamResult {
   ext4Bytes: number;
   engineMemoryBytes: number;
+  /** Profile fixed: xattrs left out because Linux cannot hold them, and the first as "<entry>: <name>". */
+  skippedXattrs: { count: number; first?: string };
 }
 
 function engineOptions(o: ConvertOptions): number {
   return (o.overlay ? ConvertOption.Overlay : 0)
     | (o.convertBackslash ? ConvertOption.ConvertBackslash : 0)
-    | (o.inlineData ? ConvertOption.InlineData : 0);
+    | (o.inlineData ? ConvertOption.InlineData : 0)
+    | (o.profile === 'fixed' ? ConvertOption.Fixed : 0);
 }
 
 /** Opens the input; a file that cannot be opened is the caller's mistake, not bad input. */
@@ -233,7 +247,7 @@ export async function convertStream(reader: ChunkReader, out: OutputFile, option
         action = engine.closeStep();
         break;
       case Action.Done:
-        return { ext4Bytes: engine.operand(1), engineMemoryBytes: engine.memoryBytes };
+        return { ext4Bytes: engine.operand(1), engineMemoryBytes: engine.memoryBytes, skippedXattrs: engine.skippedXattrs() };
       case Action.Error:
         throw engine.failure();
       default:
@@ -278,8 +292,9 @@ export async function convertTarAs(input: TarInput, target: string, options: Con
       options.onProgress?.(n);
       log?.trace({ inputBytes: n, tarBytes: opened.reader.consumed }, 'progress');
     } : undefined;
-    const { ext4Bytes, engineMemoryBytes } = await convertStream(opened.reader, out, { ...options, onProgress });
+    const { ext4Bytes, engineMemoryBytes, skippedXattrs } = await convertStream(opened.reader, out, { ...options, onProgress });
     log?.debug({ ext4Bytes, tarBytes: opened.reader.consumed, engineMemoryBytes, engineMemoryLimit: options.engineMemoryLimit ?? MAX_ENGINE_MEMORY, ms: elapsed(started) }, 'tar converted');
+    warnSkippedXattrs(log, skippedXattrs);
     started = performance.now();
     out.truncate(ext4Bytes);
     const tail = await appendTail(out, ext4Bytes, options);
@@ -290,13 +305,19 @@ export async function convertTarAs(input: TarInput, target: string, options: Con
     await opened.reader.drain();
     out.commit(options.sync ?? true);
     log?.debug({ sync: options.sync ?? true, ms: elapsed(started) }, 'output committed');
-    return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest, engineMemoryBytes };
+    return { ext4Bytes, fileBytes, tarBytes, rootDigest: tail.rootDigest, engineMemoryBytes, skippedXattrs: skippedXattrs.count };
   } catch (err) {
     out.abandon();
     throw explainNotTar(asLcowError(err, input), opened, behaviour);
   } finally {
     opened.close();
   }
+}
+
+/** Profile fixed leaves out xattrs Linux cannot hold (as GNU tar's extraction does); say so. */
+function warnSkippedXattrs(log: Log | undefined, skipped: StreamResult['skippedXattrs']): void {
+  if (skipped.count === 0) return;
+  log?.warn({ skippedXattrs: skipped.count, first: skipped.first }, `left out ${skipped.count} xattr(s) Linux cannot hold on their file type (first: ${skipped.first})`);
 }
 
 function elapsed(since: number): number {
@@ -328,17 +349,23 @@ async function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOp
   return { fileBytes, rootDigest: rootDigest?.toString('hex') };
 }
 
+/** What computeRootDigest takes: the profile only (the layout is ConvertAndComputeRootDigest's). */
+export interface RootDigestOptions {
+  profile?: Profile;
+}
+
 /**
  * hcsshim ConvertAndComputeRootDigest: converts with whiteout conversion and a 128 GiB
  * maximum size into a temporary file, hashes it, removes it, and returns the digest.
  */
-export async function computeRootDigest(input: TarInput): Promise<string> {
+export async function computeRootDigest(input: TarInput, options: RootDigestOptions = {}): Promise<string> {
   checkTarInput(input);
-  return computeRootDigestAs(input, LIBRARY_BEHAVIOUR);
+  checkConvertOptions(options, ['profile']);
+  return computeRootDigestAs(input, LIBRARY_BEHAVIOUR, options);
 }
 
 /** computeRootDigest with the CLIs' policies. */
-export async function computeRootDigestAs(input: TarInput, behaviour: ConvertBehaviour): Promise<string> {
+export async function computeRootDigestAs(input: TarInput, behaviour: ConvertBehaviour, options: RootDigestOptions = {}): Promise<string> {
   const opened = await openInputOrFail(input);
   let out: OutputFile;
   try {
@@ -349,7 +376,8 @@ export async function computeRootDigestAs(input: TarInput, behaviour: ConvertBeh
     throw err;
   }
   try {
-    const { ext4Bytes } = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3 });
+    const { ext4Bytes, skippedXattrs } = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3, profile: options.profile });
+    warnSkippedXattrs(behaviour.log, skippedXattrs);
     out.truncate(ext4Bytes);
     return (await writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes)).toString('hex');
   } catch (err) {

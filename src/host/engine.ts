@@ -18,6 +18,8 @@ export const ConvertOption = {
   Overlay: 1,
   ConvertBackslash: 2,
   InlineData: 4,
+  /** Profile fixed: hcsshim's layout with its data defects corrected (README, "The fixed profile"). */
+  Fixed: 8,
 } as const;
 
 interface EngineExports {
@@ -35,6 +37,7 @@ interface EngineExports {
   failureCode(): number;
   failureOffset(): number;
   failureText(which: number): number;
+  skippedXattrCount(): number;
   replyPointer(): number;
   writesPointer(): number;
   emptyExt4ParameterBuffer(): number;
@@ -234,7 +237,13 @@ export class Engine {
     return this.exports.emptyExt4Step();
   }
 
-  private text(which: 0 | 1): string {
+  /** Profile fixed: xattrs left out because Linux cannot hold them, and the first as "<entry>: <name>". */
+  skippedXattrs(): { count: number; first?: string } {
+    const count = this.exports.skippedXattrCount();
+    return count === 0 ? { count } : { count, first: this.text(2) };
+  }
+
+  private text(which: 0 | 1 | 2): string {
     const ptr = this.exports.failureText(which);
     const length = this.reply()[1];
     return Buffer.from(new Uint8Array(this.memory, ptr, length)).toString('utf8');
