@@ -158,7 +158,12 @@ export function outputTarget(given: string): OutputTarget {
   if (stats.isCharacterDevice() || stats.isBlockDevice()) {
     return { given, path: given, how: 'device', identity, characterDevice: stats.isCharacterDevice() };
   }
-  const path = realpathSync.native(given);
+  let path: string;
+  try {
+    path = realpathSync.native(given);
+  } catch (err) {
+    throw writeError(given, err, 'resolve');
+  }
   checkDirectory(given, dirname(path));
   return { given, path, how: 'replace', identity, keep: { mode: stats.mode & 0o7777, uid: stats.uid, gid: stats.gid } };
 }
