@@ -16,8 +16,8 @@ interface Delegate {
 }
 
 export const DELEGATES: Record<string, Delegate> = {
-  driver: { module: '../../driver/cli.js', entry: 'runDriverCli', summary: 'run or manage the LCOW graph driver (see lcow driver --help)' },
-  plugin: { module: '../../driver/plugin/cli.js', entry: 'runPluginCli', summary: 'serve the driver as a Docker managed plugin (see lcow plugin --help)' },
+  driver: { module: '../../driver/cli.js', entry: 'runDriverCli', summary: 'Run or manage the LCOW graph driver (see lcow driver --help).' },
+  plugin: { module: '../../driver/plugin/cli.js', entry: 'runPluginCli', summary: 'Serve the driver as a Docker managed plugin (see lcow plugin --help).' },
   'docker-lcow-tar2ext4': { module: '../../driver/reexec-child.js', entry: 'runReexecChild' },
 };
 

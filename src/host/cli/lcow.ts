@@ -85,7 +85,7 @@ function topHelp(): string {
   const lines = ['Usage: lcow <command> [options]', '', 'Commands:'];
   for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(12)} ${c.summary}`);
   for (const [name, d] of Object.entries(DELEGATES)) if (d.summary) lines.push(`  ${name.padEnd(12)} ${d.summary}`);
-  lines.push('', 'Options:', '  -h, --help   show help (lcow <command> --help for a command)', '  -V, --version  print the version', '', 'Exit status: 0 ok, 1 input refused, 2 usage, 3 output not written, 70 a bug in lcow.');
+  lines.push('', 'Options:', '  -h, --help     show help (lcow <command> --help for a command)', '  -V, --version  print the version', '', 'Exit status: 0 ok, 1 input refused, 2 usage, 3 output not written, 70 a bug in lcow.');
   return `${lines.join('\n')}\n`;
 }
 
