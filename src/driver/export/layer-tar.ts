@@ -17,6 +17,8 @@ export { layerChanges, changesSize } from './changes.js';
 export { layerFile } from './layer-file.js';
 
 const CHUNK_BYTES = 1 << 20;
+/** Headers and small files are gathered into pieces of about this size before they are pushed: one stream chunk per 512-byte header costs more than the header. */
+const BATCH_BYTES = 256 << 10;
 /** How much the stream buffers ahead of its consumer. */
 const HIGH_WATER_MARK = 2 * CHUNK_BYTES;
 
@@ -35,6 +37,29 @@ function* itemBytes(view: LayerView, item: TarItem): Generator<Buffer> {
   }
   if (written !== item.header.size) throw new LcowError('EXT4_CORRUPT', `corrupt ext4 image: inode ${item.data.number} gave ${written} of its ${item.header.size} bytes`);
   yield paddingFor(written);
+}
+
+/** Gathers small buffers into batches of about BATCH_BYTES; large ones pass through (after what was gathered). */
+function* batched(parts: Iterable<Buffer>): Generator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for (const part of parts) {
+    if (part.length >= BATCH_BYTES) {
+      if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      yield part;
+      continue;
+    }
+    pending.push(part);
+    pendingBytes += part.length;
+    if (pendingBytes >= BATCH_BYTES) {
+      yield Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
 }
 
 /** The tar as a sequence of buffers: headers, file chunks, padding, the end blocks. */
@@ -73,7 +98,7 @@ export function layerTar(view: LayerView): Readable {
     highWaterMark: HIGH_WATER_MARK,
     read() {
       try {
-        chunks ??= tarChunks(view, at);
+        chunks ??= batched(tarChunks(view, at));
         for (;;) {
           const step = chunks.next();
           if (step.done) {

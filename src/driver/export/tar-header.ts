@@ -77,8 +77,11 @@ export interface TarEntry {
 
 /** Largest value an octal field of `size` bytes holds: size-1 digits and a NUL, as Go writes them. */
 export function octalLimit(size: number): number {
-  return 8 ** (size - 1) - 1;
+  return OCTAL_LIMITS[size] ?? 8 ** (size - 1) - 1;
 }
+
+/** The limits of the field sizes ustar has (8 and 12 bytes), computed once: headers are the hot path. */
+const OCTAL_LIMITS: Record<number, number> = { 8: 8 ** 7 - 1, 12: 8 ** 11 - 1 };
 
 function fitsOctal(value: number, field: Field): boolean {
   return Number.isInteger(value) && value >= 0 && value <= octalLimit(field.size);
@@ -154,7 +157,7 @@ export function endOfArchive(): Buffer {
 function setChecksum(block: Buffer): void {
   block.fill(0x20, USTAR.checksum.offset, USTAR.checksum.offset + USTAR.checksum.size);
   let sum = 0;
-  for (const b of block) sum += b;
+  for (let i = 0; i < TAR_BLOCK; i++) sum += block[i];
   block.write(sum.toString(8).padStart(6, '0'), USTAR.checksum.offset, 6, 'latin1');
   block[USTAR.checksum.offset + 6] = 0;
   block[USTAR.checksum.offset + 7] = 0x20;
