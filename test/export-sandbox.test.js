@@ -59,6 +59,8 @@ before(() => {
     fs.linkSync(path.join(upper, 'big'), path.join(upper, 'big-link'));
     fs.symlinkSync('/etc/hostname', path.join(upper, 'link'));
     execFileSync('mknod', [path.join(upper, 'etc', 'gone'), 'c', '0', '0']);
+    // Overlayfs (5.8+) links whiteouts to one shared inode: each name is still a whiteout.
+    fs.linkSync(path.join(upper, 'etc', 'gone'), path.join(upper, 'gone-too'));
     fs.mkdirSync(path.join(upper, 'opq'));
     execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', path.join(upper, 'opq')]);
     fs.writeFileSync(path.join(upper, 'opq', 'new'), 'new');
@@ -85,11 +87,12 @@ test('a used sandbox exports its upper/ with OCI whiteouts', { skip: skipReason 
   const members = pythonTarMembers(out);
   const byName = new Map(members.map((m) => [m.name.toString('latin1'), m]));
   const names = [...byName.keys()].sort();
-  assert.deepEqual(names, ['big', 'big-link', 'etc', 'etc/.wh.gone', 'etc/hostname', 'link', 'opq', 'opq/.wh..wh..opq', 'opq/new'].sort());
+  assert.deepEqual(names, ['.wh.gone-too', 'big', 'big-link', 'etc', 'etc/.wh.gone', 'etc/hostname', 'link', 'opq', 'opq/.wh..wh..opq', 'opq/new'].sort());
   const whiteout = byName.get('etc/.wh.gone');
   assert.equal(whiteout.type, '0');
   assert.equal(whiteout.size, 0);
   assert.equal(whiteout.mode, 0o600);
+  assert.equal(byName.get('.wh.gone-too').type, '0', 'a linked whiteout is a whiteout, not a hard link');
   assert.equal(byName.get('opq/.wh..wh..opq').type, '0');
   assert.equal(byName.get('opq').pax['SCHILY.xattr.trusted.overlay.opaque'], undefined, 'the marker replaces the xattr');
   assert.equal(byName.get('etc').pax['SCHILY.xattr.trusted.overlay.origin'], undefined, 'overlay-private xattrs are not layer content');
@@ -118,6 +121,7 @@ test('changes of a kernel-written sandbox: whiteout and opaque directory are del
   const changes = layerChanges(view, []);
   const kinds = Object.fromEntries(changes.map((c) => [c.path, c.kind]));
   assert.equal(kinds['/etc/gone'], ChangeKind.Delete);
+  assert.equal(kinds['/gone-too'], ChangeKind.Delete);
   assert.equal(kinds['/opq'], ChangeKind.Delete);
   assert.equal(kinds['/opq/new'], ChangeKind.Add);
   assert.equal(kinds['/etc/hostname'], ChangeKind.Add);

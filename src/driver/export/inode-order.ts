@@ -5,8 +5,8 @@
 // Every directory of a compact image lists its children by inode number (§11), so the
 // global order is a k-way merge of the open directories' listings: a heap holds the next
 // entry of every directory entered so far, and a directory's listing opens only once the
-// directory itself has been handed out. Memory grows with the number of open directories
-// (each a lazy listing), not with the entries. Directories written by the kernel (htree,
+// directory itself has been handed out. Memory grows with the directories (a lazy listing per
+// open one, the numbers of those entered), not with the files. Directories written by the kernel (htree,
 // insertion order) come out in a valid order too (parents first), just not sorted.
 
 import { corrupt } from '../../host/ext4/fault.js';
