@@ -10,12 +10,13 @@
 // * the parent directory of an Add or Delete is reported as Modify before it, unless it
 //   was already reported (or is the root).
 //
-// Differences, on purpose: parent paths are looked up without following symlinks (Docker's
+// Paths are strings: names that are not UTF-8 are decoded with U+FFFD, as Go's JSON encoder
+// writes them to the plugin protocol. Differences, on purpose: parent paths are looked up without following symlinks (Docker's
 // os.Stat followed them into the host), and a path under a parent-layer non-directory
 // counts as absent (Docker failed the whole call with ENOTDIR).
 
 import { corrupt } from '../../host/ext4/fault.js';
-import type { Inode } from '../../host/ext4/inode.js';
+import { ROOT_INODE, type Inode } from '../../host/ext4/inode.js';
 import { ChangeKind, type Change } from '../types.js';
 import { kernelTimeOf } from './inode-times.js';
 import { viewRoot, type LayerView } from './layer-view.js';
@@ -89,7 +90,7 @@ function* walkChanges(view: LayerView, parents: LayerView[]): Generator<ChangeWi
     }
     const inode = view.reader.inode(child.inode);
     // The lost+found every ext4 starts with is not the layer's change (the export leaves it out too).
-    if (frame.dir.number === 2 && child.name.equals(LOST_AND_FOUND) && isPristineLostFound(view.reader, view.origin ?? 'tar2ext4', inode)) continue;
+    if (frame.dir.number === ROOT_INODE && child.name.equals(LOST_AND_FOUND) && isPristineLostFound(view.reader, view.origin ?? 'tar2ext4', inode)) continue;
     const path = `${frame.path}/${child.name.toString('utf8')}`;
     const inParents = frame.parents.map((p) => p?.find(child.name));
     const deleted = isWhiteoutDevice(inode, () => view.reader.device(inode)) || (inode.type === 'dir' && isOpaque(view.reader.xattrs(inode)));

@@ -5,6 +5,7 @@
 
 import { Readable } from 'node:stream';
 import { LcowError } from '../../host/errors.js';
+import { ROOT_INODE } from '../../host/ext4/inode.js';
 import { inodeOrder } from './inode-order.js';
 import { viewRoot, type LayerView } from './layer-view.js';
 import { encodeHeader, endOfArchive, paddingFor } from './tar-header.js';
@@ -69,7 +70,7 @@ function* tarChunks(view: LayerView, at: Position): Generator<Buffer> {
   const root = viewRoot(view);
   const maker = new TarEntryMaker(reader, origin);
   for (const item of maker.root(root)) yield* itemBytes(view, item);
-  const atExt4Root = root.number === 2;
+  const atExt4Root = root.number === ROOT_INODE;
   for (const { dirPath, name, inode } of inodeOrder(reader, root)) {
     at.path = childPath(dirPath, name);
     if (atExt4Root && dirPath.length === 0 && name.equals(LOST_AND_FOUND) && isPristineLostFound(reader, origin, inode)) continue;

@@ -5,6 +5,7 @@
 // xattr. uname/gname stay empty: the ids belong to the image, and the host's (or a VM's)
 // name database says nothing about them; hcsshim ignores names anyway.
 
+import { corrupt } from '../../host/ext4/fault.js';
 import type { Inode } from '../../host/ext4/inode.js';
 import type { Ext4Reader } from '../../host/ext4/reader.js';
 import type { Xattr } from '../../host/ext4/xattr.js';
@@ -135,7 +136,7 @@ export class TarEntryMaker {
     }
     if (inode.type === 'sock') return [];
     const typeflag = TYPEFLAGS[inode.type];
-    if (typeflag === undefined) throw new TypeError(`inode ${inode.number} has no file type a tar can hold (mode 0${inode.mode.toString(8)})`);
+    if (typeflag === undefined) throw corrupt(`inode ${inode.number} (${path.toString('utf8')}) has no valid file type (mode 0${inode.mode.toString(8)})`);
     if (inode.linksCount > 1) {
       const first = this.firstNames.get(inode.number);
       if (first) return [{ header: this.hardLink(inode, path, first) }];
