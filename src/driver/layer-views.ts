@@ -4,7 +4,7 @@
 import { Ext4Reader } from '../host/ext4/reader.js';
 import { openImageSource } from '../host/ext4/source.js';
 import { openVhdxSource } from '../host/vhdx/reader.js';
-import { sandboxRoot, type LayerView } from './export/layer-tar.js';
+import { sandboxView, type LayerView } from './export/layer-tar.js';
 import type { LayerDisk } from './layer-disk.js';
 
 export function openLayerView(disk: LayerDisk): LayerView {
@@ -16,7 +16,8 @@ export function openLayerView(disk: LayerDisk): LayerView {
     source.close();
     throw err;
   }
-  return { reader, root: disk.readOnly ? '/' : sandboxRoot(reader) };
+  // A sandbox was written by the kernel: its times and overlay xattrs are read as such.
+  return disk.readOnly ? { reader, root: '/' } : sandboxView(reader);
 }
 
 /** Opens every disk, closing what was opened when one fails. */
