@@ -48,12 +48,16 @@ export function mountUnavailable(work) {
   return mountProbe;
 }
 
-/** mke2fs -F -q ARGS [-d DIR] IMAGE SIZE(MiB) on a fresh sparse file. */
-export function mkfs(image, sizeMiB, args, dir) {
+/**
+ * mke2fs -F -q ARGS [-d DIR] IMAGE SIZE(MiB) on a fresh sparse file; `fakeTime` (seconds)
+ * pins the times mke2fs itself sets (E2FSPROGS_FAKE_TIME), so two runs can be compared.
+ */
+export function mkfs(image, sizeMiB, args, dir, fakeTime) {
   fs.rmSync(image, { force: true });
   fs.writeFileSync(image, '');
   fs.truncateSync(image, sizeMiB * 1024 * 1024);
-  run('mke2fs', ['-F', '-q', ...args, ...(dir ? ['-d', dir] : []), image]);
+  const env = fakeTime === undefined ? process.env : { ...process.env, E2FSPROGS_FAKE_TIME: String(fakeTime) };
+  run('mke2fs', ['-F', '-q', ...args, ...(dir ? ['-d', dir] : []), image], { env });
 }
 
 /**

@@ -35,6 +35,8 @@ export interface DirectoryContext {
   fileTypeFeature: boolean;
   /** With metadata_csum: the directory inode's checksum seed, to verify leaf block tails. */
   checksumSeed?: number;
+  /** Yield only the entry with exactly this name (lookups: the others are never decoded). */
+  only?: Buffer;
 }
 
 /** ext4_rec_len_from_disk: 65536-byte blocks store a full-block record as 0 or 65535. */
@@ -71,7 +73,8 @@ export function* direntRecords(region: Buffer, blockSize: number, where: string,
     if (problem) throw corrupt(`directory inode ${ctx.inode}, ${where}: record at byte ${at}: ${problem}`);
     const inode = region.readUInt32LE(at);
     if (inode > ctx.inodesCount) throw corrupt(`directory inode ${ctx.inode}, ${where}: entry at byte ${at} names inode ${inode}, above the ${ctx.inodesCount} inodes`);
-    if (inode !== 0) yield makeEntry(region, at, recLen, ctx);
+    const wanted = !ctx.only || (nameLen === ctx.only.length && region.compare(ctx.only, 0, nameLen, at + DIRENT_HEADER_SIZE, at + DIRENT_HEADER_SIZE + nameLen) === 0);
+    if (inode !== 0 && wanted) yield makeEntry(region, at, recLen, ctx);
     at += recLen;
   }
 }

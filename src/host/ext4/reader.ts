@@ -63,6 +63,11 @@ import { parseInodeXattrs, parseXattrBlock, xattrBlockChecksums, type Xattr } fr
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 /** Descriptor blocks kept in memory (a 16 TiB file system has 2048 of 4 KiB). */
 const DESCRIPTOR_CACHE_BLOCKS = 64;
+/** Bytes of inode-table blocks kept, and the most a directory read takes at once. */
+const CACHE_BYTES = 1024 * 1024;
+const DIRECTORY_READ_BYTES = 256 * 1024;
+/** Parsed, verified descriptors kept (inode reads look one up each). */
+const DESCRIPTOR_CACHE_ENTRIES = 4096;
 /** forEachInode reads inode tables in pieces of this size. */
 const INODE_TABLE_READ = 1024 * 1024;
 /** Without large_dir a directory stays below 2^32 bytes (the kernel's EXT4_LARGEDIR limit is 2^32 blocks). */
@@ -93,7 +98,9 @@ export interface XattrOptions {
 export class Ext4Reader {
   readonly superblock: Superblock;
   private readonly csumSeed?: number;
-  private readonly descriptorCache = new Map<number, Buffer>();
+  private readonly descriptorBlocks = new Map<number, Buffer>();
+  private readonly descriptors = new Map<number, GroupDescriptor>();
+  private readonly inodeTableBlocks = new Map<number, Buffer>();
 
   private constructor(readonly source: ByteSource, options: Ext4ReaderOptions) {
     if (source.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw notExt4(`${source.size} bytes is too small for a superblock`);
@@ -169,23 +176,29 @@ export class Ext4Reader {
   groupDescriptor(g: number): GroupDescriptor {
     const sb = this.superblock;
     if (!(Number.isInteger(g) && g >= 0 && g < sb.groupCount)) throw corrupt(`group ${g} out of range 0..${sb.groupCount - 1}`);
+    const cached = this.descriptors.get(g);
+    if (cached) return cached;
     const perBlock = descriptorsPerBlock(sb);
-    const nr = Math.floor(g / perBlock);
-    let block = this.descriptorCache.get(nr);
-    if (!block) {
-      const at = descriptorBlock(sb, nr);
-      if (at >= sb.blocksCount) throw corrupt(`group descriptor block ${at} (for group ${g}) is outside the file system`);
-      block = this.readBlock(at);
-      if (this.descriptorCache.size >= DESCRIPTOR_CACHE_BLOCKS) this.descriptorCache.delete(this.descriptorCache.keys().next().value as number);
-      this.descriptorCache.set(nr, block);
-    }
+    const block = this.descriptorBlock(Math.floor(g / perBlock), g);
     const offset = (g % perBlock) * sb.descSize;
     const gd = parseGroupDescriptor(block, offset, sb.descSize);
     if (this.csumSeed !== undefined) {
       const expected = groupDescriptorChecksum(this.csumSeed, g, block.subarray(offset, offset + sb.descSize));
       if (expected !== gd.checksum) throw corrupt(`group ${g} descriptor checksum 0x${gd.checksum.toString(16)} does not match (0x${expected.toString(16)})`);
     }
+    remember(this.descriptors, g, gd, DESCRIPTOR_CACHE_ENTRIES);
     return gd;
+  }
+
+  private descriptorBlock(nr: number, g: number): Buffer {
+    let block = this.descriptorBlocks.get(nr);
+    if (!block) {
+      const at = descriptorBlock(this.superblock, nr);
+      if (at >= this.superblock.blocksCount) throw corrupt(`group descriptor block ${at} (for group ${g}) is outside the file system`);
+      block = this.readBlock(at);
+      remember(this.descriptorBlocks, nr, block, DESCRIPTOR_CACHE_BLOCKS);
+    }
+    return block;
   }
 
   *groupDescriptors(): Generator<GroupDescriptor> {
@@ -206,7 +219,16 @@ export class Ext4Reader {
 
   /** Inode `n` (1 <= n <= inodes count), its checksum verified when it is in use. */
   inode(n: number): Inode {
-    const inode = this.parse(n, this.readBytes(this.inodeOffset(n), this.superblock.inodeSize));
+    const offset = this.inodeOffset(n);
+    // Inodes of one directory tend to sit together: read whole inode-table blocks, cached.
+    const blockNumber = Math.floor(offset / this.blockSize);
+    let block = this.inodeTableBlocks.get(blockNumber);
+    if (!block) {
+      block = this.readBlock(blockNumber);
+      remember(this.inodeTableBlocks, blockNumber, block, Math.max(16, Math.floor(CACHE_BYTES / this.blockSize)));
+    }
+    const within = offset - blockNumber * this.blockSize;
+    const inode = this.parse(n, Buffer.from(block.subarray(within, within + this.superblock.inodeSize)));
     this.verifyInode(inode);
     return inode;
   }
@@ -403,22 +425,33 @@ export class Ext4Reader {
    * A directory's entries, read block by block (htree index blocks and checksum tails
    * read as empty records and are skipped). '.' and '..' come first and carry `dot: true`.
    */
-  *entries(dir: Inode): Generator<DirEntry> {
+  entries(dir: Inode): Generator<DirEntry> {
+    return this.directoryEntries(dir);
+  }
+
+  private *directoryEntries(dir: Inode, only?: Buffer): Generator<DirEntry> {
     if (dir.type !== 'dir') throw wrongType(`inode ${dir.number} is not a directory (${dir.type})`);
     this.refuseEncrypted(dir);
-    const ctx = this.directoryContext(dir);
+    const ctx = { ...this.directoryContext(dir), only };
     if (dir.flags & EXT4_INLINE_DATA_FL) {
       yield* inlineDirectoryEntries(dir, this.systemData(dir), this.blockSize, ctx);
       return;
     }
     this.checkSize(dir);
     const blocks = Math.ceil(dir.size / this.blockSize);
+    const perRead = Math.max(1, Math.floor(DIRECTORY_READ_BYTES / this.blockSize));
     for (const run of this.blockMap(dir)) {
       if (run.kind !== 'data') continue;
-      for (let i = 0; i < run.length && run.logical + i < blocks; i++) {
-        const block = this.readBlock(run.physical + i);
-        const indexBlock = (dir.flags & EXT4_INDEX_FL) !== 0 && isHtreeIndexBlock(block, run.logical + i);
-        yield* directoryBlockEntries(block, run.physical + i, ctx, indexBlock);
+      const length = Math.min(run.length, blocks - run.logical);
+      // Contiguous directory blocks come in one read of up to 256 KiB, then block by block.
+      for (let first = 0; first < length; first += perRead) {
+        const piece = this.readBlock(run.physical + first, Math.min(perRead, length - first));
+        for (let i = 0; i * this.blockSize < piece.length; i++) {
+          const block = piece.subarray(i * this.blockSize, (i + 1) * this.blockSize);
+          const logical = run.logical + first + i;
+          const indexBlock = (dir.flags & EXT4_INDEX_FL) !== 0 && isHtreeIndexBlock(block, logical);
+          yield* directoryBlockEntries(block, run.physical + first + i, ctx, indexBlock);
+        }
       }
     }
   }
@@ -440,7 +473,8 @@ export class Ext4Reader {
       const dir = this.inode(current);
       if (dir.type !== 'dir') return undefined;
       let next: number | undefined;
-      for (const entry of this.entries(dir)) {
+      for (const entry of this.directoryEntries(dir, part)) {
+        // Inline directories make up '.' and '..' without looking at the name.
         if (entry.nameBytes.equals(part)) {
           next = entry.inode;
           break;
@@ -496,6 +530,12 @@ export class Ext4Reader {
     }
     return Buffer.concat([...this.fileChunks(holder)]);
   }
+}
+
+/** Adds to a bounded cache, dropping the oldest entry when full. */
+function remember<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void {
+  if (cache.size >= limit) cache.delete(cache.keys().next().value as K);
+  cache.set(key, value);
 }
 
 /** Fills chunk buffers of a file from positional reads and zeros, yielding each when full. */
