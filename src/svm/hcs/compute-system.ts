@@ -33,7 +33,7 @@ export class ComputeSystem {
   /** HcsCreateComputeSystem, callback registration, and the wait for CreateCompleted when the create is pending. */
   static async create(api: HcsApi, id: string, configuration: string, timeouts: SystemTimeouts): Promise<ComputeSystem> {
     const created = await api.createComputeSystem(id, configuration);
-    const pending = created.hresult === HCS_E_OPERATION_PENDING;
+    const pending = created.hresult >>> 0 === HCS_E_OPERATION_PENDING;
     if (created.system === null || (isFailure(created.hresult) && !pending)) {
       if (created.system !== null) await api.closeComputeSystem(created.system);
       // A "success" without a handle is HCS breaking its contract: reported as E_POINTER.
@@ -68,7 +68,7 @@ export class ComputeSystem {
   }
 
   private async completed(operation: string, call: HcsCallResult, expected: number, timeoutSeconds: number): Promise<void> {
-    if (call.hresult === HCS_E_OPERATION_PENDING) {
+    if (call.hresult >>> 0 === HCS_E_OPERATION_PENDING) {
       await this.notifications.wait(expected, operation, timeoutSeconds);
       return;
     }

@@ -310,7 +310,13 @@ export class FakeHcs implements HcsApi {
 
   readonly pipes: PipeIo = {
     read: async (pipe, length) => (pipe as FakePipe).read(length),
-    write: async (pipe, data) => (pipe as FakePipe).push(Buffer.from(data)),
+    // A write completes a turn later, as overlapped I/O does: closing a pipe with a write
+    // still under way loses it, here as on Windows.
+    write: async (pipe, data) => {
+      const copy = Buffer.from(data);
+      await new Promise((resolve) => setImmediate(resolve));
+      (pipe as FakePipe).push(copy);
+    },
     close: async (pipe) => {
       const fake = pipe as FakePipe;
       fake.end();

@@ -78,11 +78,15 @@ export class NotificationQueue {
   wait(expected: number, operation: string, timeoutSeconds?: number): Promise<ReceivedNotification> {
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      // Notifications come from other threads through koffi, which holds no reference on
+      // the event loop: without this a wait with no timeout could let the process exit.
+      const keepAlive = setInterval(() => undefined, 2 ** 30);
       const waiter: Waiter = {
         expected,
         operation,
         resolve: (notification) => {
           clearTimeout(timer);
+          clearInterval(keepAlive);
           this.waiters.delete(waiter);
           if (isFailure(notification.status)) {
             reject(new HcsError(operation, this.id, notification.status, resultText(parseResultDocument(notification.data))));
@@ -92,6 +96,7 @@ export class NotificationQueue {
         },
         reject: (err) => {
           clearTimeout(timer);
+          clearInterval(keepAlive);
           this.waiters.delete(waiter);
           reject(err);
         },

@@ -78,8 +78,8 @@ async function collect(stream: Readable | null): Promise<Buffer> {
 async function feed(process: HcsProcess, input: Buffer | Readable | undefined): Promise<void> {
   if (input !== undefined && process.stdin) {
     const source = Buffer.isBuffer(input) ? Readable.from([input]) : input;
-    // The pipe is closed by closeStdin below, not by the copy's end.
-    await pipeline(source, process.stdin, { end: false });
+    // Ending the stream waits for every write to complete before our end is closed.
+    await pipeline(source, process.stdin);
   }
   await process.closeStdin();
 }
