@@ -19,7 +19,8 @@ const ACL_ACCESS_XATTR = "system.posix_acl_access";
 const ACL_DEFAULT_XATTR = "system.posix_acl_default";
 const ACL_ACCESS_TEXT = "SCHILY.acl.access";
 const ACL_DEFAULT_TEXT = "SCHILY.acl.default";
-const MAX_ID: i64 = 0xffffffff;
+/** ext4 holds 32 bits, and Linux reserves 2^32 - 1 as (uid_t)-1, "no owner" (chown's "leave it"). */
+const MAX_ID: i64 = 0xfffffffe;
 
 /** Xattrs left out because Linux cannot hold them (reported by the host as a warning). */
 export let skippedXattrs: i32 = 0;
@@ -43,7 +44,7 @@ export function isAufsMetadata(name: string): bool {
   return first == ".wh..wh.plnk" || first == ".wh..wh.aufs" || first == ".wh..wh.orph";
 }
 
-/** Refuses what ext4 cannot hold as given: owners of 2^32 or more (or negative), empty symlinks. */
+/** Refuses what ext4 and Linux cannot hold as given: owners of 2^32 - 1 or more (or negative), empty symlinks. */
 export function checkEntry(e: TarEntry, name: string, isSymlink: bool, link: string): bool {
   if (!idFits(e.uid, "uid", name) || !idFits(e.gid, "gid", name)) return false;
   if (isSymlink && link.length == 0) {
@@ -55,7 +56,7 @@ export function checkEntry(e: TarEntry, name: string, isSymlink: bool, link: str
 
 function idFits(id: i64, what: string, name: string): bool {
   if (id >= 0 && id <= MAX_ID) return true;
-  fail(E.EXT4_OWNER_OUT_OF_RANGE, name + ": " + what + " " + id.toString() + " does not fit in ext4's 32-bit owner fields (0 to 4294967295)");
+  fail(E.EXT4_OWNER_OUT_OF_RANGE, name + ": " + what + " " + id.toString() + " is out of range: Linux owners are 0 to 4294967294 (ext4 holds 32 bits, and 4294967295 is (uid_t)-1, no owner)");
   return false;
 }
 

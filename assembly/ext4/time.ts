@@ -30,15 +30,16 @@ export const KERNEL_TIME_MIN: i64 = -0x80000000;
 export const KERNEL_TIME_MAX: i64 = 0x7fffffff + 3 * 0x100000000;
 
 /**
- * The kernel's encoding. Times outside the range ext4 holds are clamped to its ends
- * (the last nanosecond of 2446 at the top); an absent time is stored as 1970-01-01.
+ * The kernel's encoding. Times outside the range ext4 holds are clamped the way the
+ * kernel clamps what it is asked to store (fs/inode.c timestamp_truncate): seconds to
+ * the range, and no nanoseconds at either end. An absent time is stored as 1970-01-01.
  */
 export function encodeKernelTime(t: TarTime): u64 {
   if (t.isAbsent()) return 0;
   let s = t.seconds;
   let ns = <u64>t.nanoseconds;
-  if (s < KERNEL_TIME_MIN) { s = KERNEL_TIME_MIN; ns = 0; }
-  if (s > KERNEL_TIME_MAX) { s = KERNEL_TIME_MAX; ns = 999999999; }
+  if (s <= KERNEL_TIME_MIN) { s = KERNEL_TIME_MIN; ns = 0; }
+  if (s >= KERNEL_TIME_MAX) { s = KERNEL_TIME_MAX; ns = 0; }
   // (s - (s32)s) >> 32 is the epoch: 0 for [-2^31, 2^31), then 1, 2, 3.
   const epoch = <u64>((s - <i64><i32>s) >> 32) & 3;
   return <u64><u32>s | ((epoch | (ns << 2)) << 32);

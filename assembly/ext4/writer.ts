@@ -281,10 +281,20 @@ export class Writer {
     node.devMajor = f.devMajor;
     node.devMinor = f.devMinor;
     node.data = null;
-    // Old in-inode xattrs are merged in; old block xattrs are not (spec §3.5), except
-    // in profile fixed, which keeps them too.
-    mergeOldXattrs(f, node.inodeXattrs, this.fixed);
-    if (this.fixed) mergeOldXattrs(f, node.blockXattrs, true);
+    // Old in-inode xattrs are merged in; old block xattrs are not (spec §3.5). Profile
+    // fixed does what extracting the tar does instead: a directory entry over an
+    // existing directory adds to all its xattrs, a file entry replaces the file (and
+    // its xattrs) whole.
+    if (this.fixed) {
+      if (type == S_IFDIR) {
+        mergeOldXattrs(f, node.inodeXattrs, true);
+        mergeOldXattrs(f, node.blockXattrs, true);
+      }
+      node.inodeXattrs = null;
+      node.blockXattrs = null;
+    } else {
+      mergeOldXattrs(f, node.inodeXattrs, false);
+    }
     const placement = new XattrPlacement();
     switch (type) {
       case S_IFREG: {
@@ -316,7 +326,8 @@ export class Writer {
         fail(E.EXT4_INVALID_MODE, "invalid mode " + formatOctal(mode));
         return null;
     }
-    if (f.hasXattrs || placement.inode.length != 0) {
+    // A kept xattr block is rewritten even when empty now (profile fixed drops old xattrs).
+    if (f.hasXattrs || placement.inode.length != 0 || (this.fixed && node.xattrBlock != 0)) {
       const xattrs = f.xattrs;
       const names = xattrs.keys();
       names.sort();
