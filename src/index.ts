@@ -10,3 +10,4 @@ export { openImageSource, openFileSource, bufferSource, type ByteSource } from '
 export { LcowError } from './host/errors.js';
 export { Driver, type DriverSettings, type GrantHook } from './driver/driver.js';
 export { ChangeKind, type Change, type CreateOptions, type FileGetter, type GraphDriver } from './driver/types.js';
+export { imageRootHashes, createImageVhds, type ImageOptions, type CreateImageOptions, type ImageResult, type ImageLayerResult } from './image/image.js';
