@@ -384,3 +384,21 @@ test('a taken-over state that no longer matches the mounts is released instead',
     assert.deepEqual([...views.openViews()], []);
   });
 });
+
+test('after a crash, a view some other process still uses is detached lazily and InitDriver goes on', { skip: reason ?? false }, async (t) => {
+  const root = await dataRoot('busy');
+  t.after(() => UnionViews.open(root, new Map()).catch(() => undefined));
+  const child = await childHoldingViews([{ root, id: 'L', disks: chain(root, 'L') }]);
+  await kill9(child);
+  const view = path.join(fs.realpathSync(root), 'svm', 'L', 'tmp', 'L-mount');
+  // A process living in the view, as a container's processes live in its root file system.
+  const user = spawn('sleep', ['60'], { cwd: view, stdio: 'ignore' });
+  t.after(() => kill9(user));
+  await UnionViews.open(root, new Map());
+  assert.deepEqual(attachedUnder(root).mounts, [], 'unmounted (lazily) for everyone else');
+  assert.equal(attachedUnder(root).loops.length, 1, 'the loop device lives until that process lets go');
+  await kill9(user);
+  const deadline = Date.now() + 5000;
+  while (attachedUnder(root).loops.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(attachedUnder(root), NOTHING, 'and then detaches itself (autoclear)');
+});

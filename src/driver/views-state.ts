@@ -65,13 +65,21 @@ export function removeViewsState(path: string): void {
   }
 }
 
-/** Whether `pid` is a running process other than this one. */
+/**
+ * Whether `pid` is a running lcow process other than this one. On Linux its command
+ * line must name node or lcow, so that a pid reused by an unrelated process does not
+ * hold the root.
+ */
 export function isOtherLiveProcess(pid: number): boolean {
   if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /node|lcow/i.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true; // no /proc: the process exists, assume it is ours
   }
 }

@@ -232,6 +232,7 @@ const live = new Set<UnionViews>();
 /** One exit hook for every instance: a process that ends cleanly hands its views over. */
 function handOverAtExit(views: UnionViews): void {
   if (live.size === 0) process.once('exit', () => live.forEach((instance) => instance.handOver()));
+  for (const earlier of live) if (earlier.dataRoot === views.dataRoot) live.delete(earlier); // replaced: its state is no longer its own
   live.add(views);
 }
 

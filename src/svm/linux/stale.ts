@@ -16,10 +16,16 @@ export interface StaleRelease {
   unmounted: string[];
   /** Loop devices that were still mapping a file of the data root after the unmounts. */
   detached: string[];
+  /**
+   * Loop devices still in use after that: a process outside lcow holds them (a container
+   * whose mount namespace has a copy of a view, a losetup of a layer). They detach
+   * themselves when it lets go; their sandboxes keep their allocated blocks until then.
+   */
+  stillMapped: string[];
 }
 
 /** How long loop devices get to clear themselves once their mounts are gone. */
-const DETACH_WAIT_MS = 5000;
+const DETACH_WAIT_MS = 2000;
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -96,16 +102,13 @@ export async function releaseStale(dataRoot: string, blocks: SandboxBlocks): Pro
       detachLoop(loop.path);
       detached.push(loop.path);
     }
-    const stillMapped = await waitForLoops(ours);
-    if (stillMapped.length > 0) {
-      throw new LcowError('SVM_STALE_BUSY', `loop devices ${stillMapped.join(', ')} still map files of ${dataRoot}: something outside lcow holds them open`);
-    }
+    const stillMapped = await waitForLoops(ours, detached.length > 0 || mapped.size > 0 ? DETACH_WAIT_MS : 0);
+    const busyFiles = new Set(stillMapped.map((device) => backingFileOf(device)));
     // Sandboxes were grown for their loop devices: give their zero blocks back.
-    for (const file of mapped) if (isVhdx(file)) await blocks.releaseZeroBlocks(file);
+    for (const file of mapped) if (isVhdx(file) && !busyFiles.has(file)) await blocks.releaseZeroBlocks(file);
     removeEmptyTree(svmRoot);
-    return { unmounted, detached };
+    return { unmounted, detached, stillMapped };
   } catch (err) {
-    if (err instanceof LcowError) throw err;
     throw new LcowError('SVM_STALE_RELEASE_FAILED', `lcowdriver: init: cannot release what a previous run left mounted under ${svmRoot}: ${(err as Error).message}`, { cause: err });
   }
 }
