@@ -131,9 +131,11 @@ def kind_of_stat(st):
 
 
 def expected_tree(tar_path, overlay):
-    tf = tarfile.open(tar_path)
     tree = {}
     opaque = set()
+    if os.path.getsize(tar_path) == 0:  # an empty input is an empty layer (tarfile refuses it)
+        return None, tree, opaque
+    tf = tarfile.open(tar_path)
     while True:
         m = tf.next()
         if m is None:
