@@ -92,6 +92,60 @@ export function treeExtracted(tar) {
   return dir;
 }
 
+// ------------------------------------------------------------ rootfs tar ----
+
+/** The first http(s) mirror of the Debian archive in apt's sources (one-line or deb822 form). */
+export function debianMirror() {
+  const files = ['/etc/apt/sources.list'];
+  try {
+    for (const f of fs.readdirSync('/etc/apt/sources.list.d').sort()) if (/\.(list|sources)$/.test(f)) files.push(path.join('/etc/apt/sources.list.d', f));
+  } catch {
+    // no such folder
+  }
+  for (const f of files) {
+    let text = '';
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const m = /^\s*(?:URIs:|deb(?:\s+\[[^\]]*\])?)\s+(https?:\/\/\S*\/debian)\/?(?:\s|$)/.exec(line);
+      if (m) return m[1];
+    }
+  }
+  return null;
+}
+
+/** Why this machine cannot build the rootfs input, or null when it can. */
+export function rootfsUnavailable() {
+  if (fs.existsSync(benchPath('rootfs.tar.json')) && fs.existsSync(benchPath('rootfs.tar'))) return null;
+  if (spawnSync('sh', ['-c', 'command -v debootstrap || test -x /usr/sbin/debootstrap']).status !== 0) return 'debootstrap is not installed (apt-get install -y debootstrap)';
+  if (process.getuid?.() !== 0) return 'debootstrap needs root';
+  if (!debianMirror()) return 'no Debian mirror in /etc/apt/sources.list*';
+  return null;
+}
+
+/**
+ * A Debian bookworm minbase tree (debootstrap --variant=minbase, about 210 MB and 6,800
+ * entries), tarred as POSIX pax, which GNU tar writes with atime and ctime records for every
+ * entry: the shape of a real base layer. Built once (a few minutes, from apt's mirror).
+ */
+export function rootfsTar() {
+  const mirror = debianMirror();
+  return cachedTar('rootfs.tar', `debootstrap --variant=minbase bookworm, GNU tar --format=pax`, (tmp) => {
+    const dir = benchPath('rootfs-tree');
+    freshDir(dir);
+    try {
+      sh(`PATH="$PATH:/usr/sbin:/sbin" debootstrap --variant=minbase bookworm '${dir}' '${mirror}' > '${dir}.log' 2>&1`);
+      sh(`tar --format=pax --numeric-owner --sort=name -cf '${tmp}' -C '${dir}' .`);
+    } finally {
+      rm(dir);
+      rm(`${dir}.log`);
+    }
+  });
+}
+
 // ------------------------------------------------------------- 1M-entry tar ----
 
 const BLOCK = 512;

@@ -46,9 +46,10 @@ function pythonPath() {
 }
 
 /** Run argv once under the wrapper: { seconds, rssMiB, stdout, stderr, error? }. */
-export function measureOnce(argv, { timeoutS = TIMEOUT_S, cwd } = {}) {
+export function measureOnce(argv, { timeoutS = TIMEOUT_S, cwd, env } = {}) {
   const r = spawnSync(pythonPath(), ['-c', WRAPPER, String(timeoutS), ...argv], {
     cwd,
+    env: env ? { ...process.env, ...env } : undefined,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     maxBuffer: 256 << 20,
     timeout: (timeoutS + 120) * 1000, // backstop should the wrapper itself wedge
@@ -95,9 +96,22 @@ export function convertedLog(stderr) {
 
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
+/** One untimed run of spec.probe (the command with its info log on) for the "converted" line. */
+function probe(s, o, prefix) {
+  s.before?.();
+  log(`${prefix}${s.name} (log probe)`);
+  const r = measureOnce(s.probe, { env: s.env });
+  s.after?.();
+  spawnSync('sync');
+  const j = r.error ? null : convertedLog(r.stderr);
+  if (j) o.logs.push(j);
+  else log(`${prefix}${s.name} log probe gave no "converted" line${r.error ? `: ${r.error}` : ''}`);
+}
+
 /**
- * Measure commands: each spec is { name, argv, before?(), after?() } where before/after are the
- * untimed set-up and clean-up of every run (fresh output dir, deleting outputs). Every spec gets a
+ * Measure commands: each spec is { name, argv, env?, probe?, before?(), after?() } where before/after are
+ * the untimed set-up and clean-up of every run (fresh output dir, deleting outputs) and probe an
+ * argv run once more, untimed, for its log (the timed runs log nothing). Every spec gets a
  * warm-up run, then RUNS rounds run the specs in turn, so drift (thermal, page cache, other load)
  * touches all of them alike. A spec that fails is dropped from later rounds and reported with
  * its error line. Returns { [name]: { argv, median, times, rssMiB (max over runs), logs, error? } }.
@@ -111,7 +125,7 @@ export function measure(specs, label = '') {
     if (o.error) return;
     s.before?.();
     log(`${prefix}${s.name} (${run})`);
-    const r = measureOnce(s.argv);
+    const r = measureOnce(s.argv, { env: s.env });
     s.after?.();
     // Flush dirty pages now, untimed, so one run's write-back does not land in the next's time.
     spawnSync('sync');
@@ -128,6 +142,7 @@ export function measure(specs, label = '') {
   };
   for (const s of specs) runOne(s, 'warm-up');
   for (let i = 1; i <= RUNS; i++) for (const s of specs) runOne(s, `run ${i}/${RUNS}`);
+  for (const s of specs) if (s.probe && !out[s.name].error) probe(s, out[s.name], prefix);
   for (const o of Object.values(out)) {
     o.median = o.error || !o.times.length ? null : median(o.times);
     o.engineMemoryBytes = o.logs.length ? Math.max(...o.logs.map((j) => j.engineMemoryBytes ?? 0)) : null;

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { mke2fsPath } from './commands.js';
+import { HCSSHIM_UNSET, hcsshimPath, mke2fsPath } from './commands.js';
 import { BENCH_DIR, benchPath } from './inputs.js';
 import { RUNS, TIMEOUT_S } from './measure.js';
 
@@ -32,11 +32,20 @@ export function machineInfo() {
     tar: firstLine('tar', ['--version']),
     cp: firstLine('cp', ['--version']),
     mke2fs,
+    hcsshim: hcsshimDescription(),
     // Other work on the machine skews every number; recorded so a noisy run can be recognised.
     loadAverage: os.loadavg().map((x) => +x.toFixed(2)),
     runs: RUNS,
     timeoutSeconds: TIMEOUT_S,
   };
+}
+
+/** The hcsshim binary compared with: its path and what Go's build info says of it. */
+function hcsshimDescription() {
+  const binary = hcsshimPath();
+  if (!binary) return HCSSHIM_UNSET;
+  const built = spawnSync('go', ['version', binary], { encoding: 'utf8' });
+  return built.status === 0 ? built.stdout.trim() : binary;
 }
 
 export function printMachine(m) {
@@ -47,9 +56,10 @@ export function printMachine(m) {
     `node    : ${m.node}`,
     `.bench  : ${m.benchDir}: ${m.benchFs}`,
     `tools   : ${m.tar}; ${m.cp}; ${m.mke2fs}`,
+    `hcsshim : ${m.hcsshim}`,
     `method  : warm-up + median of ${m.runs} runs, interleaved with the references; peak RSS = max ` +
       `ru_maxrss over the runs; MB/s = tar bytes / 1e6 / median s; timeout ${m.timeoutSeconds} s per command`,
-    'lcow    : lcow convert --no-sync (no final fsync, like cp and tar -xf; mke2fs does flush its image)',
+    'lcow    : tar2ext4 -overlay -vhd, both sides (ours: dist/host/cli/tar2ext4.js); neither fsyncs, nor do cp and tar -xf; mke2fs does flush its image',
   ];
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }
@@ -65,7 +75,7 @@ function verdict(value, target) {
 }
 
 const COLS = [
-  ['scenario', 8], ['case', 16], ['tar MB', 8], ['entries', 9], ['wall s', 8], ['MB/s', 8], ['RSS MiB', 8],
+  ['scenario', 8], ['case', 20], ['tar MB', 8], ['entries', 9], ['wall s', 8], ['MB/s', 8], ['RSS MiB', 8],
   ['check', 15], ['ref s', 8], ['value', 9], ['target', 8], ['result', 6],
 ];
 
@@ -95,6 +105,7 @@ export class Report {
   add({ scenario, case: name, input, subject, refs = [], limits = [] }) {
     const checks = [
       ...refs.map((r) => {
+        if (r.skipped) return { check: `vs ${r.name}`, target: r.target, result: 'skip', skipped: r.skipped };
         const ratio = subject.median != null && r.m.median != null ? subject.median / r.m.median : null;
         return { check: `vs ${r.name}`, refSeconds: r.m.median, value: ratio, target: r.target, result: verdict(ratio, r.target), refError: r.m.error };
       }),
@@ -110,9 +121,15 @@ export class Report {
       c.target ?? '', c.result ?? '',
     ]));
     if (subject.error) lines.push(`    ${name}: lcow failed: ${subject.error}`);
-    for (const r of refs) if (r.m.error) lines.push(`    ${name}: reference ${r.name} failed: ${r.m.error}`);
+    for (const r of refs) if (r.m?.error) lines.push(`    ${name}: reference ${r.name} failed: ${r.m.error}`);
     process.stdout.write(`${lines.join('\n')}\n`);
-    this.entries.push({ scenario, case: name, input, subject, mbps, refs: refs.map((r) => ({ name: r.name, ...r.m })), checks });
+    this.entries.push({ scenario, case: name, input, subject, mbps, refs: refs.map((r) => ({ name: r.name, skipped: r.skipped, ...r.m })), checks });
+  }
+
+  /** A scenario this machine cannot run (a tool or a privilege missing): said, not failed. */
+  skip(scenario, why) {
+    process.stdout.write(`${row([scenario, '', '', '', 'skipped'])}\n    ${scenario}: skipped: ${why}\n`);
+    this.entries.push({ scenario, skipped: why });
   }
 
   /** A scenario that could not run at all (missing tool, input generation failed, ...). */
