@@ -3,12 +3,12 @@
 // the one-line error format are in failure.ts and the README ("Errors and exit status").
 
 import { readFileSync, statSync } from 'node:fs';
-import { convertTarAs, computeRootDigestAs } from '../convert.js';
+import { convertTarAs, computeRootDigestAs, type Profile } from '../convert.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Log } from '../log.js';
 import { Progress } from '../progress.js';
 import { LcowError } from '../errors.js';
 import { compressionNote, standardInputStats } from '../input.js';
-import { ENGINE_MEMORY_MAX, ENGINE_MEMORY_MIN } from '../check-options.js';
+import { ENGINE_MEMORY_MAX, ENGINE_MEMORY_MIN, PROFILES } from '../check-options.js';
 import { describeFailure, exitStatusOf } from './failure.js';
 import { DELEGATES, SILENT_DELEGATE, loadDelegate } from './dispatch.js';
 import { parseCommand, formatCommandHelp, type CommandSpec, type OptionSpec, type ParsedCommand } from './options.js';
@@ -17,6 +17,8 @@ import { closest } from '../nearest-name.js';
 
 const MAX_DISK_SIZE = { min: 28 * 1024, max: 16 * 2 ** 40 }; // an empty layer's image; hcsshim's 16 TiB ceiling
 const ENGINE_MEMORY = { min: ENGINE_MEMORY_MIN, max: ENGINE_MEMORY_MAX };
+
+const PROFILE: OptionSpec = { name: 'profile', kind: 'string', placeholder: 'NAME', choices: PROFILES, defaultText: 'hcsshim', description: "hcsshim: byte-identical to hcsshim's tar2ext4; fixed: the same layout with hcsshim's defects corrected" };
 
 const COMMON: OptionSpec[] = [
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', choices: LOG_LEVELS, defaultText: 'warn', description: 'pino JSON log lines on stderr; debug adds stages and timings, trace progress samples' },
@@ -37,8 +39,9 @@ const COMMANDS: CommandSpec[] = [
       { name: 'verity', kind: 'boolean', description: 'append a dm-verity superblock and hash tree (before any VHD footer)' },
       { name: 'uuid-from-content', kind: 'boolean', description: 'derive the VHD and verity ids from the content: the same input gives the same file' },
       { name: 'max-size', kind: 'string', placeholder: 'SIZE', defaultText: '16GiB', description: 'maximum disk size, 28KiB to 16TiB (K/M/G/T and KiB..TiB are powers of 1024, KB..TB of 1000)' },
-      { name: 'sync', kind: 'boolean', defaultText: 'on', description: 'flush the image to disk before renaming it into place (--no-sync skips it, as cp does)' },
+      { name: 'sync', kind: 'boolean', description: 'flush the image to disk (fsync) before renaming it into place; off by default, as in cp and tar' },
       { name: 'engine-memory', kind: 'string', placeholder: 'SIZE', defaultText: '4GiB', description: "cap on the engine's memory for the layer's metadata, 10MiB to 4GiB" },
+      PROFILE,
       ...COMMON,
     ],
   },
@@ -56,7 +59,7 @@ const COMMANDS: CommandSpec[] = [
     name: 'root-digest',
     positionals: [{ name: 'input', description: 'tar file, or "-" for standard input' }],
     summary: "Print the layer's dm-verity root digest as hcsshim ConvertAndComputeRootDigest computes it (whiteouts converted, 128 GiB layout); writes nothing.",
-    options: COMMON,
+    options: [PROFILE, ...COMMON],
   },
   {
     name: 'verify',
@@ -145,7 +148,8 @@ async function convert(parsed: ParsedCommand, log: Log, progressOf: (total: numb
     uuidFromContent: flag(parsed, 'uuid-from-content'),
     maxDiskSize: maxSize === undefined ? undefined : parseSize(maxSize, '--max-size', MAX_DISK_SIZE),
     engineMemoryLimit: engineMemory === undefined ? undefined : parseSize(engineMemory, '--engine-memory', ENGINE_MEMORY),
-    sync: parsed.options.get('sync') !== false,
+    sync: flag(parsed, 'sync'),
+    profile: text(parsed, 'profile') as Profile | undefined,
   };
   hintIfTerminal(input);
   const progress = progressOf(inputSize(input));
@@ -185,7 +189,7 @@ async function inspect(parsed: ParsedCommand): Promise<number> {
 async function rootDigest(parsed: ParsedCommand): Promise<number> {
   const [input] = positionalsOf(COMMANDS[2], parsed);
   hintIfTerminal(input);
-  process.stdout.write(`${await computeRootDigestAs(input, { notTar: 'refuse' })}\n`);
+  process.stdout.write(`${await computeRootDigestAs(input, { notTar: 'refuse' }, { profile: text(parsed, 'profile') as Profile | undefined })}\n`);
   return 0;
 }
 

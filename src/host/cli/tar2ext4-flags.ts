@@ -4,6 +4,9 @@
 import { isLogLevel, LOG_LEVELS } from '../log.js';
 import { compressionNote } from '../input.js';
 import type { GoFlag } from './go-flag.js';
+import { PROFILES } from '../check-options.js';
+
+const isProfile = (v: string): boolean => (PROFILES as readonly string[]).includes(v);
 
 export const FLAGS: readonly GoFlag[] = [
   { name: 'i', kind: 'string', usage: `input file (default standard input; ${compressionNote()})` },
@@ -15,7 +18,9 @@ export const FLAGS: readonly GoFlag[] = [
   { name: 'inline', kind: 'bool', usage: 'write small file data into the inode; not compatible with DAX' },
   { name: 'verity', kind: 'bool', usage: 'append a dm-verity superblock and hash tree after the image (before any VHD footer)' },
   { name: 'digest', kind: 'bool', usage: 'print the dm-verity root digest of the layer as hcsshim ConvertAndComputeRootDigest computes it, and write nothing' },
+  { name: 'sync', kind: 'bool', usage: 'flush the image to disk (fsync) before it is renamed into place; off by default, as in hcsshim, cp and tar' },
   { name: 'uuid-from-content', kind: 'bool', usage: 'derive the VHD and verity ids from the content, so the same input gives the same file' },
+  { name: 'profile', kind: 'string', usage: 'output `profile`: hcsshim (byte-identical to hcsshim) or fixed (its defects corrected) (default hcsshim)', check: (v) => (isProfile(v) ? undefined : `must be one of ${PROFILES.join(', ')}`) },
   { name: 'maxsize', kind: 'int64', usage: 'maximum disk size in `bytes` (hcsshim MaximumDiskSize: 0 means 16 GiB, negative or over 16 TiB means 16 TiB)' },
   { name: 'log-level', kind: 'string', usage: `pino log \`level\` for JSON lines on stderr: ${LOG_LEVELS.join(', ')} (default warn)`, check: (v) => (isLogLevel(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`) },
 ];

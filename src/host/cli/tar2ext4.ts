@@ -5,7 +5,7 @@
 // with arguments left over; a conversion error is its message on one line and exit 1.
 
 import { statSync } from 'node:fs';
-import { convertTarAs, computeRootDigestAs } from '../convert.js';
+import { convertTarAs, computeRootDigestAs, type Profile } from '../convert.js';
 import { appendVhdFooterTo } from '../vhd.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { Progress } from '../progress.js';
@@ -40,13 +40,14 @@ async function main(argv: string[]): Promise<number> {
   const output = (values.get('o') as string | undefined) ?? '';
   let progress: Progress | undefined;
   const log = createLogger((values.get('log-level') as LogLevel | undefined) ?? 'warn', () => progress?.clear());
+  const profile = values.get('profile') as Profile | undefined;
   if (bool('digest')) {
     if (args.length !== 0) {
       process.stderr.write(usage());
       return 1;
     }
     hintIfTerminal(input);
-    process.stdout.write(`${await computeRootDigestAs(input, { notTar: 'as-go', onNotTar: warn })}\n`);
+    process.stdout.write(`${await computeRootDigestAs(input, { notTar: 'as-go', onNotTar: warn, log }, { profile })}\n`);
     return 0;
   }
   if (args.length !== 0 || output === '') {
@@ -71,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
       maxDiskSize: maxsize === undefined ? undefined : clampDiskSize(maxsize),
       verity: bool('verity'),
       uuidFromContent: bool('uuid-from-content'),
+      sync: bool('sync'),
+      profile,
       onProgress: (n) => progress?.update(n),
     }, { notTar: 'as-go', onNotTar: warn, log });
     progress.complete();
