@@ -75,8 +75,9 @@ export class TarArchive implements ImageFiles {
         }
       }
     }
-    // Go's reader, too, takes a clean end of file at a header boundary as the end.
-    if (at < this.size && this.size - at < BLOCK) throw malformed(`${this.given}: the archive is truncated inside a header at byte ${at}`);
+    // Go's reader, too, takes a clean end of file at a header boundary as the end; a
+    // partial header, or padding cut short, is a truncated archive.
+    if (at !== this.size) throw malformed(`${this.given}: the archive is truncated at byte ${this.size}, ${at > this.size ? 'in the padding of the last member' : `inside the header at byte ${at}`}`);
   }
 
   canonical(name: string, what: string): string {
