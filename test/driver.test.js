@@ -59,7 +59,7 @@ test('ids that are not one path element are refused by every operation, and noth
   const root = path.join(base, 'lcow');
   const driver = await Driver.init(root, []);
   const before = tree(base);
-  const bad = ['', '.', '..', '../x', 'a/b', 'a\\b', '/abs', 'x\0y', 'C:x', 'cache', 'scratch', 'x-removing', 'y'.repeat(300)];
+  const bad = ['', '.', '..', '../x', 'a/b', 'a\\b', '/abs', 'x\0y', 'C:x', 'cache', 'scratch', 'svm', 'plugin.pid', 'x-removing', 'y'.repeat(300)];
   for (const id of bad) {
     for (const op of [
       () => driver.create(id, ''), () => driver.createReadWrite(id, ''), () => driver.remove(id), () => driver.get(id),

@@ -6,8 +6,8 @@ import { LcowError } from '../host/errors.js';
 /** Longest file name most file systems hold (ext4, NTFS: 255). */
 const MAX_ID_LENGTH = 255 - 9; // room for the -removing suffix
 
-/** Folders of the data root that are not layers (spec §2, and the service VMs' mounts). */
-export const RESERVED_FOLDERS: ReadonlySet<string> = new Set(['cache', 'scratch', 'svm']);
+/** Names in the data root that are not layers (spec §2, the service VMs' mounts, the plugin's pid file). */
+export const RESERVED_FOLDERS: ReadonlySet<string> = new Set(['cache', 'scratch', 'svm', 'plugin.pid']);
 
 export const REMOVING_SUFFIX = '-removing';
 

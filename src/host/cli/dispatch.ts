@@ -17,7 +17,7 @@ interface Delegate {
 
 export const DELEGATES: Record<string, Delegate> = {
   driver: { module: '../../driver/cli.js', entry: 'runDriverCli', summary: 'Run or manage the LCOW graph driver (see lcow driver --help).' },
-  plugin: { module: '../../driver/plugin/cli.js', entry: 'runPluginCli', summary: 'Serve the driver as a Docker managed plugin (see lcow plugin --help).' },
+  plugin: { module: '../../driver/plugin/cli.js', entry: 'runPluginCli', summary: 'Serve the driver to dockerd as a graph-driver plugin on a socket (see lcow plugin --help).' },
   image: { module: '../../image/cli.js', entry: 'runImageCli', summary: 'Layer VHDs and dm-verity root hashes of a whole image (see lcow image --help).' },
   'docker-lcow-tar2ext4': { module: '../../driver/reexec-child.js', entry: 'runReexecChild' },
 };
