@@ -3,6 +3,7 @@
 // itself (validation, root digests, determinism, the layout kept).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
@@ -351,5 +352,36 @@ test('fixed keeps the layout and the determinism: same sizes as hcsshim, same by
       }
     }));
     for (const f of [a, b, h]) fs.rmSync(f);
+  }
+});
+
+test('fixed: extent trees past 339 extents (files over 42.4 GiB) have the right leaves and entries', { skip: noE2fsck || (hasTool('tar') ? false : 'GNU tar is needed for a sparse tar') }, async () => {
+  // A sparse file of 341 x 128 MiB with data at both ends, as a PAX sparse tar of 20 KiB.
+  const dir = tmpDir('lcow-fixed-sparse-');
+  const file = path.join(dir, 'big');
+  const blocks = 341 * 32768;
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, 'head', 0);
+  fs.writeSync(fd, 'tail', blocks * 4096 - 4);
+  fs.closeSync(fd);
+  const tar = path.join(dir, 'sparse.tar');
+  const made = spawnSync('tar', ['--sparse', '--format=posix', '-cf', tar, '-C', dir, 'big'], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  fs.rmSync(file);
+  for (const profile of ['hcsshim', 'fixed']) {
+    const image = await convert(tar, { profile, maxDiskSize: 64 * 2 ** 30 });
+    read(image, (r) => {
+      const inode = inodeAt(r, 'big');
+      assert.equal(inode.size, blocks * 4096);
+      const leaves = inode.iBlock.readUInt16LE(2);
+      assert.equal(inode.iBlock.readUInt16LE(6), 1, 'a depth-1 tree');
+      assert.equal(leaves, 2);
+      const counts = [0, 1].map((i) => r.readBlock(inode.iBlock.readUInt32LE(12 + 12 * i + 4)).readUInt16LE(2));
+      assert.deepEqual(counts, profile === 'fixed' ? [340, 1] : [340, 339], `${profile}: entries per leaf (hcsshim's bug: 341 - 1 x 2 leaves in the second)`);
+    });
+    const { status, messages } = e2fsck(image);
+    if (profile === 'fixed') assert.deepEqual({ status, messages }, { status: 0, messages: [] });
+    else assert.notEqual(status, 0, 'hcsshim\'s tree is corrupt past 339 extents');
+    fs.rmSync(image);
   }
 });
