@@ -5,11 +5,12 @@ import * as tree from './tree.js';
 import * as wide from './wide.js';
 import * as verity from './verity.js';
 import * as startup from './startup.js';
+import * as image from './image.js';
 import * as rootfs from './rootfs.js';
 import * as rootDigest from './root-digest.js';
 import { runScenarios } from './lib/main.js';
 
-const all = [startup, bigfile, rootfs, tree, verity, rootDigest, wide];
+const all = [startup, bigfile, rootfs, tree, verity, rootDigest, wide, image];
 const names = process.argv.slice(2);
 const unknown = names.filter((n) => !all.some((s) => s.name === n));
 if (unknown.length) {

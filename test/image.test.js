@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { REPO, hasTool, tmpDir, toolPath } from './helpers/corpus.js';
 import {
-  archiveBytes, dockerArchiveFiles, packDirectory, sampleLayers, sha256, tarBytes, writeDockerArchive, writeLayerTars, writeOciLayout,
+  archiveBytes, dockerArchiveFiles, gzipOfZeros, packDirectory, sampleLayers, sha256, tarBytes, writeDockerArchive, writeLayerTars, writeOciLayout,
 } from './helpers/image-builder.js';
 import { imageRootHashes, createImageVhds } from '../dist/index.js';
 
@@ -389,4 +389,46 @@ sys.stdout.write(str(p.wait()) + '\\n' + seen.decode('utf-8', 'replace'))
   const [status, ...tty] = r.stdout.split('\n');
   assert.equal(status, '0');
   assert.match(tty.join('\n'), /image \[=+\] 100%/);
+});
+
+// ---------------------------------------------------------------- signals ----
+
+/** Waits until `check()` is true (polling), or fails after `ms`. */
+async function until(check, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test('SIGTERM during create removes the temporaries the workers have open; nothing is published', async (t) => {
+  const big = await gzipOfZeros(512 * 2 ** 20); // 512 MiB of tar, 2 MiB of gzip: the conversion takes a while
+  const dir = path.join(tmpDir(), 'big');
+  writeOciLayout(dir, [{ layers: [layers[0], big] }]);
+  const out = path.join(tmpDir(), 'out');
+  fs.mkdirSync(out);
+  fs.writeFileSync(path.join(out, 'keep'), 'x');
+  const child = spawn(process.execPath, [LCOW, 'image', 'create', dir, '-o', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise((resolve) => child.once('exit', (status, signal) => resolve({ status, signal })));
+  const bigTemporary = new RegExp(`^\\.${big.diffId.slice(7)}\\.vhd\\.[0-9a-f]+\\.tmp$`);
+  await until(() => fs.readdirSync(out).some((n) => bigTemporary.test(n)), 30_000, 'the big layer\'s temporary file');
+  child.kill('SIGTERM');
+  const { signal } = await exited;
+  assert.equal(signal, 'SIGTERM');
+  assert.deepEqual(fs.readdirSync(out).filter((n) => n !== 'keep' && n !== `${diffIds[0]}.vhd`), [], 'temporaries or the big layer left behind');
+});
+
+test('SIGTERM while standard input is spooled removes the spool', async (t) => {
+  const spoolDir = tmpDir();
+  const child = spawn(process.execPath, [LCOW, 'image', 'roothash', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: spoolDir } });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise((resolve) => child.once('exit', (status, signal) => resolve({ status, signal })));
+  child.stdin.on('error', () => {});
+  child.stdin.write(fs.readFileSync(dockerTar).subarray(0, 4096)); // and keep the pipe open
+  await until(() => fs.readdirSync(spoolDir).some((n) => n.startsWith('lcow-image-')), 30_000, 'the spool folder');
+  child.kill('SIGTERM');
+  assert.equal((await exited).signal, 'SIGTERM');
+  assert.deepEqual(fs.readdirSync(spoolDir), []);
 });

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { LcowError } from '../host/errors.js';
-import { track, untrack } from './temporaries.js';
+import { track, trackTarget, untrack, untrackTarget } from './temporaries.js';
 import type { LayerJob, LayerOutcome } from './layer-convert.js';
 import type { FromWorker, ToWorker } from './layer-worker.js';
 
@@ -54,12 +54,14 @@ export async function runLayerJobs(jobs: LayerJob[], options: PoolOptions = {}):
         }
         const id = order[next++];
         running++;
+        for (const target of [jobs[id].vhdPath, jobs[id].hashDevicePath]) if (target) trackTarget(target);
         (worker as Worker & { current?: number }).current = id;
         worker.postMessage({ type: 'job', id, job: jobs[id] } satisfies ToWorker);
       };
       const settle = (worker: Worker, id: number, error?: LcowError) => {
         running--;
         release(id);
+        for (const target of [jobs[id].vhdPath, jobs[id].hashDevicePath]) if (target) untrackTarget(target);
         (worker as Worker & { current?: number }).current = undefined;
         if (error && error.code !== 'CANCELLED' && !failure) {
           failure = new LayerJobError(id, error);

@@ -3,15 +3,38 @@
 // never receives a signal, so the main thread removes them for it). Removed on exit and
 // on SIGINT, SIGTERM and SIGHUP, after which the signal is raised again.
 
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 const live = new Set<string>();
+/** Outputs being written by a worker: their `.NAME.XXXXXXXX.tmp` siblings are ours too. */
+const targets = new Set<string>();
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 let installed = false;
 
 function removeAll(): void {
   for (const path of live) rmSync(path, { recursive: true, force: true });
   live.clear();
+  for (const target of targets) {
+    // src/host/output.ts names a temporary `.<name>.<8 hex>.tmp` beside its target. A
+    // signal can arrive after a worker created one and before its message naming it.
+    const pattern = new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{8}\\.tmp$`);
+    let names: string[] = [];
+    try {
+      names = readdirSync(dirname(target));
+    } catch {
+      continue;
+    }
+    for (const name of names) if (pattern.test(name)) rmSync(join(dirname(target), name), { force: true });
+  }
+  targets.clear();
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', removeAll);
+  for (const s of SIGNALS) process.on(s, onSignal);
 }
 
 function onSignal(signal: NodeJS.Signals): void {
@@ -21,12 +44,18 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 export function track(path: string): void {
-  if (!installed) {
-    installed = true;
-    process.on('exit', removeAll);
-    for (const s of SIGNALS) process.on(s, onSignal);
-  }
+  install();
   live.add(path);
+}
+
+/** An output a worker is about to write: its temporaries go on a signal even before the worker names them. */
+export function trackTarget(path: string): void {
+  install();
+  targets.add(path);
+}
+
+export function untrackTarget(path: string): void {
+  targets.delete(path);
 }
 
 /** Forget a path that was renamed into place or removed by its owner. */

@@ -49,6 +49,30 @@ export function tarBytes(entries) {
   return Buffer.concat(parts);
 }
 
+/**
+ * A gzip layer of one file of `bytes` zeros, made without ever holding the tar: a big
+ * layer that is small on disk, for tests that need a conversion to take a while.
+ * Resolves to { stored (the gzip bytes), diffId }.
+ */
+export async function gzipOfZeros(bytes) {
+  const tarHash = createHash('sha256');
+  const gzip = zlib.createGzip({ level: 1 });
+  const out = [];
+  gzip.on('data', (chunk) => out.push(chunk));
+  const ended = new Promise((resolve, reject) => gzip.on('end', resolve).on('error', reject));
+  const write = async (chunk) => {
+    tarHash.update(chunk);
+    if (!gzip.write(chunk)) await new Promise((resolve) => gzip.once('drain', resolve));
+  };
+  await write(header({ name: 'zeros.bin', size: bytes }));
+  const zeros = Buffer.alloc(1 << 22);
+  for (let left = bytes; left > 0; left -= zeros.length) await write(zeros.subarray(0, Math.min(left, zeros.length)));
+  await write(Buffer.alloc(((512 - (bytes % 512)) % 512) + 1024));
+  gzip.end();
+  await ended;
+  return { stored: Buffer.concat(out), diffId: `sha256:${tarHash.digest('hex')}` };
+}
+
 /** The layer Docker writes for a commit without changes: the end-of-archive blocks alone. */
 export const EMPTY_LAYER = Buffer.alloc(1024);
 
@@ -89,12 +113,12 @@ export function sampleLayers() {
   ];
 }
 
-function configFor(layers, platform = { os: 'linux', architecture: 'amd64' }) {
+function configFor(diffIds, platform = { os: 'linux', architecture: 'amd64' }) {
   return Buffer.from(JSON.stringify({
     ...platform,
     config: { Cmd: ['/bin/sh'] },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${sha256(l)}`) },
-    history: layers.map((_, i) => ({ created_by: `layer ${i}` })),
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: diffIds.map((_, i) => ({ created_by: `layer ${i}` })),
   }));
 }
 
@@ -104,7 +128,7 @@ function configFor(layers, platform = { os: 'linux', architecture: 'amd64' }) {
  */
 export function dockerArchiveFiles(layers, { platform } = {}) {
   const files = new Map();
-  const config = configFor(layers, platform);
+  const config = configFor(layers.map((l) => `sha256:${sha256(l)}`), platform);
   const configName = `${sha256(config)}.json`;
   files.set(configName, config);
   const first = new Map();
@@ -170,9 +194,11 @@ export function writeOciLayout(dir, images, { nested = images.length > 1 } = {})
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const made = images.map(({ layers, gzip = false, platform = { os: 'linux', architecture: 'amd64' } }) => {
-    const stored = layers.map((tar) => (gzip ? zlib.gzipSync(tar) : tar));
+    // A layer is its tar, or { stored, diffId } for one compressed beforehand (gzipOfZeros).
+    const stored = layers.map((tar) => (Buffer.isBuffer(tar) ? (gzip ? zlib.gzipSync(tar) : tar) : tar.stored));
+    const diffIds = layers.map((tar) => (Buffer.isBuffer(tar) ? `sha256:${sha256(tar)}` : tar.diffId));
     const layerBlobs = stored.map((bytes) => putBlob(dir, bytes));
-    const config = putBlob(dir, configFor(layers, platform));
+    const config = putBlob(dir, configFor(diffIds, platform));
     const manifest = Buffer.from(JSON.stringify({
       schemaVersion: 2,
       mediaType: MEDIA.manifest,
@@ -180,7 +206,7 @@ export function writeOciLayout(dir, images, { nested = images.length > 1 } = {})
       layers: layerBlobs.map((b) => ({ mediaType: gzip ? MEDIA.layerGzip : MEDIA.layer, digest: b.digest, size: b.size })),
     }));
     const m = putBlob(dir, manifest);
-    return { platform, manifest: m, config, layers: layerBlobs.map((b, i) => ({ ...b, diffId: `sha256:${sha256(layers[i])}` })) };
+    return { platform, manifest: m, config, layers: layerBlobs.map((b, i) => ({ ...b, diffId: diffIds[i] })) };
   });
   const descriptors = made.map((m) => ({ mediaType: MEDIA.manifest, digest: m.manifest.digest, size: m.manifest.size, platform: m.platform }));
   let top = descriptors;
