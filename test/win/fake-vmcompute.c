@@ -220,7 +220,7 @@ __declspec(dllexport) HRESULT WINAPI HcsGetComputeSystemProperties(FakeSystem *s
   return S_OK;
 }
 
-typedef struct { Notifier *notifier; const char *what; } CallbackHandle;
+typedef struct { Notifier *notifier; char target[256]; } CallbackHandle;
 
 static HRESULT registerOn(Notifier *notifier, const char *call, const char *target, HCS_NOTIFICATION_CALLBACK callback, void *context, CallbackHandle **handle) {
   logLine(call, target, NULL);
@@ -230,11 +230,12 @@ static HRESULT registerOn(Notifier *notifier, const char *call, const char *targ
   LeaveCriticalSection(&notifier->lock);
   *handle = calloc(1, sizeof **handle);
   (*handle)->notifier = notifier;
+  strncpy((*handle)->target, target, sizeof (*handle)->target - 1);
   return S_OK;
 }
 
 static HRESULT unregisterOn(CallbackHandle *handle, const char *call) {
-  logLine(call, "", NULL);
+  logLine(call, handle->target, NULL);
   EnterCriticalSection(&handle->notifier->lock);
   handle->notifier->callback = NULL;
   LeaveCriticalSection(&handle->notifier->lock);

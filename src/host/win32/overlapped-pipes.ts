@@ -9,6 +9,7 @@
 
 import { LcowError } from '../errors.js';
 import { callAsync, koffi, loadLibrary, type NativeFunction } from './koffi.js';
+import { win32ErrorText } from './win32-error.js';
 
 const STATUS_END_OF_FILE = 0xc0000011;
 const STATUS_PIPE_BROKEN = 0xc000014b;
@@ -65,7 +66,7 @@ export class Win32Error extends LcowError {
   readonly win32: number;
 
   constructor(what: string, win32: number) {
-    super('WIN32_IO_FAILED', `${what}: Windows error ${win32}`);
+    super('WIN32_IO_FAILED', `${what}: ${win32ErrorText(win32)}`);
     this.name = 'Win32Error';
     this.win32 = win32;
   }

@@ -108,10 +108,17 @@ export class HcsVm implements BackendVm {
     await this.system.terminate();
   }
 
-  /** The Exited notification, then the handle is closed. */
+  /**
+   * The Exited notification, bounded by UvmTimeoutSeconds (the manager's own bound), then
+   * the handle is closed either way: closing the last handle also stops a VM that did not
+   * exit (TerminateOnLastHandleClosed), and nothing is left waiting on it.
+   */
   async waitExited(): Promise<void> {
-    await this.system.waitExited();
-    await this.system.close();
+    try {
+      await this.system.waitExited(this.timeoutSeconds);
+    } finally {
+      await this.system.close();
+    }
   }
 }
 

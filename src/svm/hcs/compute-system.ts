@@ -85,8 +85,8 @@ export class ComputeSystem {
   }
 
   /** Resolves once the Exited notification has come, whatever its status (the system is gone either way). */
-  async waitExited(): Promise<void> {
-    await this.notifications.wait(Notification.SystemExited, 'Wait').catch((err) => {
+  async waitExited(timeoutSeconds?: number): Promise<void> {
+    await this.notifications.wait(Notification.SystemExited, 'Wait', timeoutSeconds).catch((err) => {
       if (!(err instanceof HcsError)) throw err;
     });
   }
