@@ -104,6 +104,35 @@ function readEverything(image) {
   }
 }
 
+/**
+ * Reads what Diff reads from an open reader. A file over 64 MiB (a mutated i_size: a
+ * sparse file that large is legitimate, and reading it is legitimate work) is only mapped.
+ */
+function readAll(reader) {
+  for (const { inode } of reader.walk()) {
+    reader.xattrs(inode);
+    if (inode.type === 'file' && inode.size > 2 ** 26) for (const run of reader.blockMap(inode)) void run;
+    else if (inode.type === 'file') for (const chunk of reader.fileChunks(inode)) void chunk;
+    if (inode.type === 'symlink') reader.readlink(inode);
+    if (inode.type === 'chr' || inode.type === 'blk') reader.device(inode);
+  }
+  reader.forEachInode(() => {});
+}
+
+/** Byte ranges of the structures a read goes through: superblock, descriptors, inodes in use, directory, tree and xattr blocks. */
+function hotRanges(reader) {
+  const bs = reader.blockSize;
+  const ranges = [[1024, 1024], [(bs === 1024 ? 2 : 1) * bs, bs]];
+  reader.forEachInode((inode) => ranges.push([reader.inodeOffset(inode.number), reader.superblock.inodeSize]));
+  for (const { inode } of reader.walk()) {
+    if (inode.fileAcl) ranges.push([inode.fileAcl * bs, bs]);
+    for (const run of reader.blockMap(inode)) {
+      if (run.kind === 'tree' || inode.type === 'dir') ranges.push([run.physical * bs, run.length * bs]);
+    }
+  }
+  return ranges;
+}
+
 function assertFails(image, code, pattern) {
   const started = Date.now();
   assert.throws(() => readEverything(image), (err) => {
@@ -288,6 +317,40 @@ describe('corrupt images fail in one line', { skip: noMkfs ?? false }, () => {
     const offset = inspect(image, (r) => r.inodeOffset(r.lookup('/longlink')));
     patch(image, offset + INODE.sizeLo, u32(100_000));
     assertFails(image, 'EXT4_CORRUPT', /symlink target of 100000 bytes/);
+  });
+
+  test('400 random mutations of the structures a read uses: each image reads through or fails with one LcowError line', { timeout: 60_000 }, () => {
+    let seed = 20261201;
+    const random = () => {
+      seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;
+      return seed / 2 ** 32;
+    };
+    const outcomes = {};
+    for (const image of [plain(), ext2()]) {
+      const pristine = fs.readFileSync(image);
+      const ranges = inspect(image, (reader) => hotRanges(reader));
+      for (let i = 0; i < 200; i++) {
+        const mutated = Buffer.from(pristine);
+        for (let flips = 1 + Math.floor(random() * 12); flips > 0; flips--) {
+          const [start, length] = ranges[Math.floor(random() * ranges.length)];
+          const at = start + Math.floor(random() * length);
+          mutated[at] = random() < 0.5 ? Math.floor(random() * 256) : mutated[at] ^ (1 << Math.floor(random() * 8));
+        }
+        const started = Date.now();
+        let outcome = 'read through';
+        try {
+          readAll(Ext4Reader.open(bufferSource(mutated)));
+        } catch (err) {
+          assert.equal(err.name, 'LcowError', `mutation ${i}: ${err.stack}`);
+          assert.doesNotMatch(err.message, /\n/);
+          outcome = err.code;
+        }
+        assert.ok(Date.now() - started < 2000, `mutation ${i} took ${Date.now() - started} ms`);
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      }
+    }
+    // Many bytes (times, slack) may change harmlessly; enough must hit checks to mean something.
+    assert.ok(outcomes.EXT4_CORRUPT > 40, JSON.stringify(outcomes));
   });
 
   test('garbage everywhere past the superblock never hangs', FAST, () => {

@@ -471,7 +471,10 @@ export class Ext4Reader {
       start = end + 1;
       if (part.length === 0 || (part.length === 1 && part[0] === 0x2e)) continue;
       const dir = this.inode(current);
-      if (dir.type !== 'dir') return undefined;
+      if (dir.type !== 'dir') {
+        if (current === ROOT_INODE) throw corrupt(`the root inode ${ROOT_INODE} is not a directory (${dir.type})`);
+        return undefined;
+      }
       let next: number | undefined;
       for (const entry of this.directoryEntries(dir, part)) {
         // Inline directories make up '.' and '..' without looking at the name.

@@ -1,9 +1,9 @@
 // Walking a directory tree depth first without ever looping: every directory is entered
 // once, and one reached again (linked to an ancestor, or with two parents) is corruption.
 
-import { corrupt } from './fault.js';
+import { corrupt, wrongType } from './fault.js';
 import type { DirEntry } from './directory.js';
-import type { Inode } from './inode.js';
+import { ROOT_INODE, type Inode } from './inode.js';
 
 export interface WalkEntry {
   /** Path from the walk's root, '/'-separated, without a leading '/', decoded as UTF-8. */
@@ -35,6 +35,9 @@ const SLASH = Buffer.from('/');
 
 export function* walkTree(reader: WalkSource, root: number): Generator<WalkEntry> {
   const rootInode = reader.inode(root);
+  if (rootInode.type !== 'dir') {
+    throw root === ROOT_INODE ? corrupt(`the root inode ${root} is not a directory (${rootInode.type})`) : wrongType(`inode ${root} is not a directory (${rootInode.type})`);
+  }
   // Directory inode numbers only: memory grows with the number of directories, not entries.
   const seen = new Set<number>([root]);
   const stack: Frame[] = [{ entries: reader.entries(rootInode)[Symbol.iterator](), pathBytes: Buffer.alloc(0), dir: root, depth: 1 }];
