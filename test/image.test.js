@@ -93,6 +93,29 @@ test('roothash reads an archive piped to standard input, and a gzip-compressed o
   assert.deepEqual(fs.readdirSync(spoolDir).filter((n) => n.startsWith('lcow-')), [], 'spool or scratch files left behind');
 });
 
+test('archives packed by GNU tar in gnu, posix (PAX) and ustar formats, with a 141-byte folder path, and the extracted folder itself', () => {
+  const dir = path.join(tmpDir(), 'extracted');
+  fs.mkdirSync(dir);
+  assert.equal(spawnSync('tar', ['-xf', dockerTar, '-C', dir]).status, 0);
+  const manifestPath = path.join(dir, 'manifest.json');
+  const manifest = JSON.parse(fs.readFileSync(manifestPath));
+  const long = `${'a'.repeat(70)}/${'b'.repeat(70)}`;
+  // Layer 3's folder under a long name: GNU tar needs an L record, PAX a path record, ustar its prefix field.
+  fs.mkdirSync(path.join(dir, path.dirname(long)));
+  fs.renameSync(path.join(dir, path.dirname(manifest[0].Layers[3])), path.join(dir, long));
+  manifest[0].Layers[3] = `${long}/layer.tar`;
+  fs.writeFileSync(manifestPath, JSON.stringify(manifest));
+  const folder = lcow(['image', 'roothash', dir]);
+  assert.equal(folder.stdout, expectedText, folder.stderr);
+  for (const format of ['gnu', 'posix', 'ustar']) {
+    const file = path.join(tmpDir(), `${format}.tar`);
+    const packed = spawnSync('tar', [`--format=${format}`, '-C', dir, '-cf', file, '.'], { encoding: 'utf8' });
+    assert.equal(packed.status, 0, packed.stderr);
+    const r = lcow(['image', 'roothash', file]);
+    assert.equal(r.stdout, expectedText, `${format}: ${r.stderr}`);
+  }
+});
+
 test('roothash --json gives each layer its index, diff id, stored digest, compression, sizes and root hash', () => {
   const r = lcow(['image', 'roothash', ociDir, '--json']);
   assert.equal(r.status, 0, r.stderr);
