@@ -333,7 +333,7 @@ test('a disk attached read-only is not reused for a read-write request', async (
   assert.equal(svm.attachedVhds.get(I.hostPath).refCount, 1);
 });
 
-test('lcow.backend: linux or hcs, by default the platform\'s own; hcs is refused until it is built', async () => {
+test('lcow.backend: linux or hcs, by default the platform\'s own; hcs is refused off Windows', async () => {
   assert.equal(backendNameOf(new Map(), 'linux'), 'linux');
   assert.equal(backendNameOf(new Map(), 'win32'), 'hcs');
   assert.equal(backendNameOf(new Map([['lcow.backend', 'HCS']]), 'linux'), 'hcs');
@@ -342,7 +342,7 @@ test('lcow.backend: linux or hcs, by default the platform\'s own; hcs is refused
   });
   await assert.rejects(UnionViews.open(tmpDir('lcow-svm-'), new Map([['lcow.backend', 'hcs']])), {
     code: 'SVM_BACKEND_UNAVAILABLE',
-    message: /^lcowdriver: init: lcow\.backend=hcs: the HCS \(Hyper-V\) backend is not built yet/,
+    message: /^lcowdriver: init: lcow\.backend=hcs: the HCS \(Hyper-V\) backend needs Windows \(this is linux\)/,
   });
   await assert.rejects(UnionViews.open(tmpDir('lcow-svm-'), new Map([['lcow.globalmode', 'yes']]), { backend: new FakeBackend() }), {
     message: "lcowdriver: init: failed to parse value for 'lcow.globalmode' - must be 'true' or 'false'",

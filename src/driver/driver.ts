@@ -8,6 +8,8 @@ import { mkdirSync, readdirSync, renameSync, rmSync, lstatSync, existsSync } fro
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { LcowError } from '../host/errors.js';
+import { grantVmGroupAccess } from '../host/win32/grant-vm-group-access.js';
+import type { RemoteFs } from '../svm/hcs/remotefs/client.js';
 import { layerChanges, changesSize, layerFile, layerTar } from './export/layer-tar.js';
 import { UnionViews } from './views.js';
 import { convertLayer } from './apply-diff.js';
@@ -65,7 +67,7 @@ export class Driver implements GraphDriver {
     }
     const views = await UnionViews.open(home, parsed);
     return new Driver(home, globalMode, views, {
-      grant: settings.grant ?? (async () => {}),
+      grant: settings.grant ?? (process.platform === 'win32' ? async (path) => void (await grantVmGroupAccess(path)) : async () => {}),
       reexec: settings.reexec ?? !process.env.DOCKER_LCOW_NOREEXEC,
     });
   }
@@ -157,6 +159,12 @@ export class Driver implements GraphDriver {
   async put(id: string): Promise<void> {
     checkLayerId(id);
     await this.locks.run(id, () => this.views.put(id, this.chainDisks(id, 'put')));
+  }
+
+  /** The remote file system of the view Get made (spec §9): on the hcs backend, where get() answers a guest path. */
+  async remoteFs(id: string): Promise<RemoteFs | undefined> {
+    checkLayerId(id);
+    return this.views.remoteFs(id);
   }
 
   async exists(id: string): Promise<boolean> {

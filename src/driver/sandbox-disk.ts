@@ -8,6 +8,7 @@ import { LcowError } from '../host/errors.js';
 import { copySparse } from '../host/sparse-copy.js';
 import { emptyExt4Writes } from '../host/empty-ext4.js';
 import { createVhdx } from '../host/vhdx/writer.js';
+import { grantVmGroupAccess } from '../host/win32/grant-vm-group-access.js';
 import { DEFAULT_SANDBOX_GB } from './options.js';
 import { temporaryNameFor } from './publish-file.js';
 
@@ -29,6 +30,11 @@ function copyDisk(source: string, target: string, overwrite: boolean): void {
   }
 }
 
+/** As hcsshim does for sandbox and scratch disks: the Hyper-V VM group may read them (windows-host.md §b). */
+async function grantOnWindows(path: string): Promise<void> {
+  if (process.platform === 'win32') await grantVmGroupAccess(path);
+}
+
 /**
  * Writes `dest` as a dynamic VHDX (1 MiB blocks) holding an empty ext4 of `sizeGB` GiB
  * (at least 20). With `cacheFile`, a 20 GB disk is copied from the cache when it
@@ -43,6 +49,7 @@ export async function createExt4Vhdx(dest: string, sizeGB: number, cacheFile?: s
     } catch (err) {
       throw new LcowError('DRIVER_DISK_FAILED', `failed to copy cached file '${cacheFile}' to '${dest}': ${(err as Error).message}`, { cause: err });
     }
+    await grantOnWindows(dest);
     return;
   }
   const sizeBytes = size * GB;
@@ -51,6 +58,7 @@ export async function createExt4Vhdx(dest: string, sizeGB: number, cacheFile?: s
   } catch (err) {
     throw new LcowError('DRIVER_DISK_FAILED', `failed to create VHDx ${dest}: ${(err as Error).message}`, { cause: err });
   }
+  await grantOnWindows(dest);
   if (cached) {
     try {
       copyDisk(dest, cacheFile, true);

@@ -16,11 +16,14 @@ import { basename, join } from 'node:path';
 import { LcowError } from '../host/errors.js';
 import { allocateAllBlocks, releaseZeroBlocks } from '../host/vhdx/layout.js';
 import type { ServiceVmBackend } from '../svm/backend.js';
+import { hcsBackendFor } from '../svm/hcs/platform.js';
+import type { RemoteFs } from '../svm/hcs/remotefs/client.js';
 import { LinuxBackend } from '../svm/linux/backend.js';
 import { ServiceVmManager, unionMountName } from '../svm/manager.js';
 import { backendNameOf } from '../svm/options.js';
 import type { SvmDisk } from '../svm/service-vm.js';
-import { globalModeOf } from './options.js';
+import { DEFAULT_SANDBOX_GB, globalModeOf } from './options.js';
+import { createExt4Vhdx } from './sandbox-disk.js';
 import { currentBootId, isOtherLiveProcess, readViewsState, removeViewsState, viewsStatePath, writeViewsState, type ViewsState } from './views-state.js';
 
 /** A layer's disk: the layer itself first, then its parents nearest first (from layerchain.json). */
@@ -79,7 +82,7 @@ export class UnionViews {
     const globalMode = globalModeOf(options);
     const makeBackend = () => settings.backend ?? backendFor(dataRoot, options);
     const makeViews = (backend: ServiceVmBackend) =>
-      new UnionViews(dataRoot, new ServiceVmManager({ dataRoot, globalMode, options, env: settings.env, backend, createScratch: settings.createScratch }));
+      new UnionViews(dataRoot, new ServiceVmManager({ dataRoot, globalMode, options, env: settings.env, backend, createScratch: settings.createScratch ?? ((path) => createExt4Vhdx(path, DEFAULT_SANDBOX_GB)) }));
     const saved = readViewsState(viewsStatePath(dataRoot));
     if (saved && saved.bootId === currentBootId() && isOtherLiveProcess(saved.owner)) {
       throw new LcowError('SVM_ROOT_IN_USE', `lcowdriver: init: ${dataRoot} is in use by process ${saved.owner}, which holds its service VMs; one driver per data root`);
@@ -167,7 +170,8 @@ export class UnionViews {
       await this.manager.terminateServiceVm(id, `get ${id}`, false).catch(() => undefined);
       throw err;
     }
-    const path = svm.vm?.hostPathOf(name);
+    // On hcs the host cannot see the view: Get answers the guest path (Path() of the reference) and remoteFs() reaches it.
+    const path = svm.vm?.hostPathOf(name) ?? (svm.vm?.remoteFs ? name : undefined);
     if (path === undefined) {
       await this.releaseOne(id, svmDisks).catch(() => undefined);
       throw new LcowError('SVM_NO_HOST_PATH', `lcowdriver: get: ${id}: the ${this.backendName} backend has no host path for ${name}`);
@@ -177,6 +181,13 @@ export class UnionViews {
     this.open.set(id, gets);
     this.persist();
     return path;
+  }
+
+  /** The remote file system of `id`'s latest Get (§9) on a backend the host cannot see into (hcs). */
+  async remoteFs(id: string): Promise<RemoteFs | undefined> {
+    const svmDisks = this.open.get(id)?.at(-1);
+    const svm = svmDisks ? await this.manager.lookup(id) : undefined;
+    return svmDisks && svm?.vm?.remoteFs ? svm.vm.remoteFs(unionMountName(svmDisks)) : undefined;
   }
 
   /** Releases one Get of `id` (the disks that Get attached); the last one unmounts and detaches everything. */
@@ -238,11 +249,6 @@ function handOverAtExit(views: UnionViews): void {
 
 function backendFor(dataRoot: string, options: Map<string, string>): ServiceVmBackend {
   const name = backendNameOf(options);
-  if (name === 'hcs') {
-    throw new LcowError(
-      'SVM_BACKEND_UNAVAILABLE',
-      'lcowdriver: init: lcow.backend=hcs: the HCS (Hyper-V) backend is not built yet; it arrives with the Windows host issue. Use lcow.backend=linux on Linux',
-    );
-  }
+  if (name === 'hcs') return hcsBackendFor(options);
   return new LinuxBackend(dataRoot, { allocateAllBlocks, releaseZeroBlocks });
 }

@@ -11,6 +11,8 @@
 //     commandLineOf() through HcsCreateProcess (§6.5). Its hostPathOf() is undefined:
 //     the view is reached through the remote file system of §9.
 
+import type { RemoteFs } from './hcs/remotefs/client.js';
+
 /** A disk as the backend attaches it: a host file at a guest path (§8.2). */
 export interface GuestDisk {
   hostPath: string;
@@ -62,6 +64,8 @@ export interface BackendVm {
   flush(guestPath: string): Promise<void>;
   /** Where a guest path is on this host, when the host can see it at all. */
   hostPathOf(guestPath: string): string | undefined;
+  /** The remote file system of a view (§9), on backends whose views the host cannot see (hcs). */
+  remoteFs?(root: string): RemoteFs;
   /** Stops the VM; everything attached or mounted in it is released. */
   terminate(): Promise<void>;
   /** Resolves once the VM has exited (the manager bounds it by UvmTimeoutSeconds). */
