@@ -260,6 +260,19 @@ describe('ext4 reader', () => {
     });
   });
 
+  test('openImageSource leaves out the VHD footer of every golden -vhd image, and nothing else', () => {
+    for (const name of goldenNames) {
+      const g = goldenByImage.get(`${name}.img.gz`);
+      const source = openImageSource(image(name));
+      try {
+        assert.equal(source.size, g.raw_file_bytes - (g.vhd_footer ? 512 : 0), name);
+      } finally {
+        source.close();
+        source.close();
+      }
+    }
+  });
+
   test('bufferSource reads the same image from memory', () => {
     const img = Ext4Reader.open(bufferSource(readFileSync(image('empty_none'))));
     assert.deepEqual(listDirectory(img, img.inode(2)).map((e) => e.name), ['.', '..', 'lost+found']);
