@@ -14,7 +14,7 @@ import { systemReason } from '../host/output.js';
 import { layerCompression } from './digest-stream.js';
 import { DirectoryFiles, type ImageFiles } from './image-files.js';
 import { TarArchive } from './tar-archive.js';
-import { removeTracked, track } from './temporaries.js';
+import { install, removeTracked, track } from './temporaries.js';
 
 export interface OpenedImage {
   files: ImageFiles;
@@ -27,6 +27,7 @@ function openFailed(given: string, err: unknown): LcowError {
 
 /** Copies a stream (inflating it when `inflate`) into a fresh temporary file; returns its folder and path. */
 async function spool(source: NodeJS.ReadableStream, given: string, inflate?: 'gzip' | 'zstd'): Promise<{ folder: string; path: string }> {
+  install();
   const folder = mkdtempSync(join(tmpdir(), 'lcow-image-'));
   track(folder);
   const path = join(folder, 'image.tar');

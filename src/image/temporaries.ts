@@ -30,7 +30,11 @@ function removeAll(): void {
   targets.clear();
 }
 
-function install(): void {
+/**
+ * Installs the handlers now: call it before creating what `track` will name, or a signal
+ * in between finds no handler and its default action leaves the file behind.
+ */
+export function install(): void {
   if (installed) return;
   installed = true;
   process.on('exit', removeAll);
