@@ -230,7 +230,7 @@ static HRESULT registerOn(Notifier *notifier, const char *call, const char *targ
   LeaveCriticalSection(&notifier->lock);
   *handle = calloc(1, sizeof **handle);
   (*handle)->notifier = notifier;
-  strncpy((*handle)->target, target, sizeof (*handle)->target - 1);
+  snprintf((*handle)->target, sizeof (*handle)->target, "%s", target);
   return S_OK;
 }
 

@@ -57,7 +57,7 @@ export function buildDll(source, outDir, name) {
 }
 
 function wineVersion(loader) {
-  return execFileSync(loader, ['--version'], { encoding: 'utf8', env: { ...process.env, WINEDEBUG: '-all' } }).trim().replace(/[^A-Za-z0-9.]+/g, '-');
+  return execFileSync(loader, ['--version'], { encoding: 'utf8', env: { ...process.env, WINEDEBUG: '-all' } }).trim().replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-|-$/g, '');
 }
 
 /** A Wine prefix made once per Wine version (wineboot takes seconds), reporting Windows 10 as Node requires. */
