@@ -55,6 +55,7 @@ export const EXT4_HUGE_FILE_FL = 0x40000;
 export const EXT4_EXTENTS_FL = 0x80000;
 export const EXT4_EA_INODE_FL = 0x200000;
 export const EXT4_INLINE_DATA_FL = 0x10000000;
+export const EXT4_CASEFOLD_FL = 0x40000000;
 
 export type InodeType = 'file' | 'dir' | 'symlink' | 'chr' | 'blk' | 'fifo' | 'sock' | 'none' | 'unknown';
 

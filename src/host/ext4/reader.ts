@@ -23,12 +23,14 @@ import {
   superblockBlock,
   type GroupDescriptor,
 } from './group-descriptor.js';
+import { htreeLeafFor } from './htree.js';
 import { indirectMapCapacity, walkIndirectMap } from './indirect-map.js';
 import { inlineDirectoryEntries, inlineFileData, INLINE_DATA_XATTR } from './inline-data.js';
 import {
   allocatedBytes,
   decodeDevice,
   EXT4_EA_INODE_FL,
+  EXT4_CASEFOLD_FL,
   EXT4_ENCRYPT_FL,
   EXT4_INDEX_FL,
   EXT4_EXTENTS_FL,
@@ -475,8 +477,8 @@ export class Ext4Reader {
         if (current === ROOT_INODE) throw corrupt(`the root inode ${ROOT_INODE} is not a directory (${dir.type})`);
         return undefined;
       }
-      let next: number | undefined;
-      for (const entry of this.directoryEntries(dir, part)) {
+      let next = this.htreeLookup(dir, part);
+      if (next === undefined) for (const entry of this.directoryEntries(dir, part)) {
         // Inline directories make up '.' and '..' without looking at the name.
         if (entry.nameBytes.equals(part)) {
           next = entry.inode;
@@ -487,6 +489,47 @@ export class Ext4Reader {
       current = next;
     }
     return current;
+  }
+
+  /**
+   * `name` in an htree directory through its index: the one leaf block the hash leads
+   * to. Undefined when there is no usable index or the name is not in that leaf (a hash
+   * collision can continue in the next leaf): the caller then scans linearly.
+   */
+  private htreeLookup(dir: Inode, name: Buffer): number | undefined {
+    if ((dir.flags & EXT4_INDEX_FL) === 0 || dir.flags & (EXT4_INLINE_DATA_FL | EXT4_ENCRYPT_FL | EXT4_CASEFOLD_FL)) return undefined;
+    this.checkSize(dir);
+    const blocks = Math.ceil(dir.size / this.blockSize);
+    const readLogical = (logical: number): Buffer | undefined => {
+      if (logical >= blocks) return undefined;
+      const physical = this.physicalBlock(dir, logical);
+      return physical === undefined ? undefined : this.readBlock(physical);
+    };
+    const root = readLogical(0);
+    if (!root) return undefined;
+    const sb = this.superblock;
+    const leaf = htreeLeafFor(root, name, {
+      blockSize: this.blockSize,
+      hashSeed: sb.hashSeed,
+      superblockFlags: sb.flags,
+      maxIndirectLevels: sb.featureIncompat & INCOMPAT_LARGEDIR ? 2 : 1,
+      readLogical,
+    });
+    const block = leaf === undefined || leaf === 0 ? undefined : readLogical(leaf);
+    if (!block) return undefined;
+    const physical = this.physicalBlock(dir, leaf as number) as number;
+    const ctx = { ...this.directoryContext(dir), only: name };
+    for (const entry of directoryBlockEntries(block, physical, ctx)) return entry.inode;
+    return undefined;
+  }
+
+  /** The physical block of a logical block of `inode`, undefined in a hole. */
+  private physicalBlock(inode: Inode, logical: number): number | undefined {
+    for (const run of this.blockMap(inode)) {
+      if (run.kind === 'tree' || run.logical > logical) continue;
+      if (logical < run.logical + run.length) return run.kind === 'data' ? run.physical + (logical - run.logical) : undefined;
+    }
+    return undefined;
   }
 
   /**
