@@ -189,7 +189,15 @@ async function copyData(reader: ChunkReader, out: OutputFile, position: number, 
  * LcowError carrying hcsshim's message.
  */
 export async function convertStream(reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<StreamResult> {
-  const engine = new Engine(engineOptions(options), options.maxDiskSize, options.engineMemoryLimit);
+  return runEngine(newEngine(options), reader, out, options);
+}
+
+function newEngine(options: ConvertOptions): Engine {
+  return new Engine(engineOptions(options), options.maxDiskSize, options.engineMemoryLimit);
+}
+
+/** convertStream on an engine the caller made (and keeps, for the footer and the verity superblock). */
+async function runEngine(engine: Engine, reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<StreamResult> {
   let action: number = Action.NextHeader;
   let lastProgress = 0;
   for (;;) {
@@ -292,12 +300,14 @@ export async function convertTarAs(input: TarInput, target: string, options: Con
       options.onProgress?.(n);
       log?.trace({ inputBytes: n, tarBytes: opened.reader.consumed }, 'progress');
     } : undefined;
-    const { ext4Bytes, engineMemoryBytes, skippedXattrs } = await convertStream(opened.reader, out, { ...options, onProgress });
+    // One engine instance for the image and its tail: instantiating one costs milliseconds.
+    const engine = newEngine(options);
+    const { ext4Bytes, engineMemoryBytes, skippedXattrs } = await runEngine(engine, opened.reader, out, { ...options, onProgress });
     log?.debug({ ext4Bytes, tarBytes: opened.reader.consumed, engineMemoryBytes, engineMemoryLimit: options.engineMemoryLimit ?? MAX_ENGINE_MEMORY, ms: elapsed(started) }, 'tar converted');
     warnSkippedXattrs(log, skippedXattrs);
     started = performance.now();
     out.truncate(ext4Bytes);
-    const tail = await appendTail(out, ext4Bytes, options);
+    const tail = await appendTail(engine, out, ext4Bytes, options);
     if (options.verity || options.vhd) log?.debug({ verity: Boolean(options.verity), vhd: Boolean(options.vhd), fileBytes: tail.fileBytes, ms: elapsed(started) }, 'tail appended');
     const fileBytes = tail.fileBytes;
     const tarBytes = opened.reader.consumed;
@@ -325,8 +335,7 @@ function elapsed(since: number): number {
 }
 
 /** Appends what follows the ext4 image: dm-verity superblock and tree, then the VHD footer. */
-async function appendTail(out: OutputFile, ext4Bytes: number, options: ConvertOptions): Promise<{ fileBytes: number; rootDigest?: string }> {
-  const engine = new Engine(0, undefined);
+async function appendTail(engine: Engine, out: OutputFile, ext4Bytes: number, options: ConvertOptions): Promise<{ fileBytes: number; rootDigest?: string }> {
   let fileBytes = ext4Bytes;
   let rootDigest: Buffer | undefined;
   let verityUuid: Uint8Array | undefined;

@@ -3,12 +3,19 @@
 
 import { fstatSync, openSync, closeSync, read, readSync, statSync, createReadStream } from 'node:fs';
 import { promisify } from 'node:util';
-import { Readable, pipeline } from 'node:stream';
-import * as zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import type * as Zlib from 'node:zlib';
+import type * as Stream from 'node:stream';
 import { LcowError } from './errors.js';
 import { identityOf, type FileIdentity } from './output.js';
 
 export const CHUNK_SIZE = 1 << 20;
+
+// zlib and stream are loaded only for compressed input: most layers handed to a converter on
+// disk are plain tars, and loading them is start-up time (about 2 ms) every run would pay.
+const load = createRequire(import.meta.url);
+const zlib = (): typeof Zlib => load('node:zlib') as typeof Zlib;
+const stream = (): typeof Stream => load('node:stream') as typeof Stream;
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -309,28 +316,34 @@ export async function openInput(input: TarInput, beforeRead?: BeforeRead): Promi
     // Bytes copied in the kernel are never read, so progress counts consumed bytes.
     return { reader, compression, size, close, bytesRead: () => reader.consumed, head: first, tail };
   }
-  let inflate: zlib.Gunzip;
+  let inflate: Zlib.Gunzip;
   try {
-    inflate = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 20 }) : createZstd();
+    inflate = compression === 'gzip' ? zlib().createGunzip({ chunkSize: 1 << 20 }) : createZstd();
   } catch (err) {
     close();
     throw err;
   }
   // pipeline, not pipe: a read error on the file must end the inflated stream too.
+  const { pipeline, Readable } = stream();
   const source = corruptionAsLcowError(pipeline(Readable.from(rawChunks()), inflate, () => {}), compression);
   return { reader: new ChunkReader(source), compression, size, close, bytesRead: () => rawBytes, head: first, tail };
 }
 
-/** Whether this Node.js can inflate zstd (zlib.createZstdDecompress, Node 22.15+). */
-export const ZSTD_AVAILABLE = typeof (zlib as unknown as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
+/**
+ * Whether this Node.js can inflate zstd: zlib.createZstdDecompress came in 22.15 and 23.8.
+ * Told from the version so that the help text does not load zlib.
+ */
+export const ZSTD_AVAILABLE = ((major: number, minor: number) => major > 23 || (major === 23 && minor >= 8) || (major === 22 && minor >= 15))(
+  ...(process.versions.node.split('.').map(Number) as [number, number]),
+);
 
 /** What the help says about compressed input: the truth for this runtime. */
 export function compressionNote(): string {
   return ZSTD_AVAILABLE ? 'gzip and zstd are detected and inflated' : `gzip is detected and inflated; zstd needs Node.js 22.15+ (this is ${process.version})`;
 }
 
-function createZstd(): zlib.Gunzip {
-  const factory = (zlib as unknown as { createZstdDecompress?: () => zlib.Gunzip }).createZstdDecompress;
+function createZstd(): Zlib.Gunzip {
+  const factory = (zlib() as unknown as { createZstdDecompress?: () => Zlib.Gunzip }).createZstdDecompress;
   if (!factory) {
     throw new LcowError('INPUT_UNSUPPORTED_COMPRESSION', `input is zstd-compressed, which needs Node.js 22.15 or newer (this is ${process.version}); decompress it first (zstd -dc layer.tar.zst | lcow convert - ...)`);
   }

@@ -2,22 +2,40 @@
 // is unknown, so pipes and logs stay clean. Log lines clear it first (clear()), so a
 // message never lands glued to the bar; on success the last frame shows the total.
 
+import { fstatSync } from 'node:fs';
+
 const BAR_WIDTH = 30;
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
+/**
+ * process.stderr when it may be a terminal. Making that stream costs start-up (a socket and
+ * the net module on a pipe), so a descriptor that is not a character device is ruled out first.
+ */
+function stderrIfTerminal(): NodeJS.WriteStream | undefined {
+  try {
+    return fstatSync(2).isCharacterDevice() ? process.stderr : undefined;
+  } catch {
+    return undefined; // no stderr at all
+  }
+}
+
 export class Progress {
   private readonly enabled: boolean;
   private readonly started = Date.now();
-  private readonly stream: NodeJS.WriteStream;
+  private readonly given?: NodeJS.WriteStream;
   private shown = false;
   private last = 0;
 
-  constructor(private readonly label: string, private readonly total: number | undefined, stream: NodeJS.WriteStream = process.stderr) {
-    this.enabled = Boolean(stream.isTTY) && total !== undefined && total > 0;
-    this.stream = stream;
+  constructor(private readonly label: string, private readonly total: number | undefined, stream?: NodeJS.WriteStream) {
+    this.enabled = total !== undefined && total > 0 && Boolean((stream ?? stderrIfTerminal())?.isTTY);
+    this.given = stream;
+  }
+
+  private get stream(): NodeJS.WriteStream {
+    return this.given ?? process.stderr;
   }
 
   update(done: number): void {

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type * as WorkerThreads from 'node:worker_threads';
 
 export const VERITY_BLOCK = 4096;
 export const VERITY_SALT = Buffer.alloc(32);
@@ -110,6 +111,8 @@ async function hashRangesInWorkers(fd: number, dataBlocks: number, levelStart: n
 
 function runWorker(range: { fd: number; from: number; blocks: number; to: number }): Promise<void> {
   return new Promise((resolve, reject) => {
+    // Loaded here: only images of 256 MiB and more start workers, and the module costs start-up.
+    const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreads;
     const worker = new Worker(new URL('./verity-worker.js', import.meta.url), { workerData: range });
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`verity worker exited with status ${code}`))));
