@@ -103,3 +103,13 @@ test('the library refuses a missing or non-string target before reading the inpu
   await assert.rejects(convertTar(SAMPLE, path.join(dir, 'x.img'), { onProgress: 'yes' }), { code: 'INVALID_OPTION', message: /onProgress must be a function/ });
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test('help names every delegated command: lcow help image and lcow help driver print their own help', () => {
+  for (const [command, pattern] of [['image', /lcow image <command>/], ['driver', /lcow driver --root DIR/], ['plugin', /lcow plugin/]]) {
+    const r = spawnSync(process.execPath, [LCOW, 'help', command], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${command}: ${r.stderr}`);
+    assert.match(r.stdout, pattern);
+  }
+  const unknown = spawnSync(process.execPath, [LCOW, 'help', 'bogus'], { encoding: 'utf8' });
+  assert.match(unknown.stderr, /the commands are .*driver, plugin, image/);
+});

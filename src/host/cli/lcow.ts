@@ -222,12 +222,21 @@ async function runDelegate(command: string, argv: string[]): Promise<number> {
   }
 }
 
+/** Delegated commands that `lcow --help` lists (the hidden re-exec child has no summary). */
+const PUBLIC_DELEGATES = Object.keys(DELEGATES).filter((name) => DELEGATES[name].summary !== undefined);
+
+function allCommandNames(): string {
+  return [...COMMANDS.map((c) => c.name), ...PUBLIC_DELEGATES].join(', ');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first !== undefined && Object.hasOwn(DELEGATES, first)) return runDelegate(first, rest);
   if (first === 'help') {
+    // `lcow help driver` is `lcow driver --help`: the delegate owns its help.
+    if (rest[0] !== undefined && PUBLIC_DELEGATES.includes(rest[0])) return runDelegate(rest[0], ['--help']);
     const command = COMMANDS.find((c) => c.name === rest[0]);
-    if (rest[0] !== undefined && !command) throw usage(`no help for ${JSON.stringify(rest[0])}: the commands are ${COMMANDS.map((c) => c.name).join(', ')}, driver, plugin`);
+    if (rest[0] !== undefined && !command) throw usage(`no help for ${JSON.stringify(rest[0])}: the commands are ${allCommandNames()}`);
     process.stdout.write(command ? formatCommandHelp(command) : topHelp());
     return 0;
   }
@@ -249,8 +258,8 @@ async function main(argv: string[]): Promise<number> {
       }
       throw usage(`name a command first: ${COMMANDS.map((c) => c.name).join(', ')}${top.positionals.length ? ` (options go after it: lcow ${top.positionals[0]} ...)` : ''}`);
     }
-    const nearest = closest(first, [...COMMANDS.map((c) => c.name), 'driver', 'plugin']);
-    throw usage(`unknown command ${JSON.stringify(first)}${nearest ? `; did you mean ${nearest}?` : `; the commands are ${COMMANDS.map((c) => c.name).join(', ')}, driver, plugin`}`);
+    const nearest = closest(first, [...COMMANDS.map((c) => c.name), ...PUBLIC_DELEGATES]);
+    throw usage(`unknown command ${JSON.stringify(first)}${nearest ? `; did you mean ${nearest}?` : `; the commands are ${allCommandNames()}`}`);
   }
   const parsed = parseCommand(command, rest);
   if (flag(parsed, 'help')) {
