@@ -11,6 +11,7 @@
 // recovery is read as it is on disk, as debugfs does.
 
 import { aclToXattrFormat, ACL_XATTR_NAMES } from './acl.js';
+import { ChunkFiller } from './chunk-filler.js';
 import type { BlockMapContext, BlockRun } from './block-run.js';
 import { walkExtentTree, MAX_LOGICAL_BLOCKS } from './extent-tree.js';
 import { corrupt, notExt4, unsupported, wrongType } from './fault.js';
@@ -582,52 +583,4 @@ export class Ext4Reader {
 function remember<K, V>(cache: Map<K, V>, key: K, value: V, limit: number): void {
   if (cache.size >= limit) cache.delete(cache.keys().next().value as K);
   cache.set(key, value);
-}
-
-/** Fills chunk buffers of a file from positional reads and zeros, yielding each when full. */
-class ChunkFiller {
-  position = 0;
-  private chunk: Buffer | null = null;
-  private filled = 0;
-
-  constructor(private readonly size: number, private readonly chunkSize: number, private readonly readInto: (target: Uint8Array, offset: number) => void) {}
-
-  private next(): Buffer {
-    if (!this.chunk) {
-      this.chunk = Buffer.allocUnsafe(Math.min(this.chunkSize, this.size - this.position));
-      this.filled = 0;
-    }
-    return this.chunk;
-  }
-
-  private *advance(n: number): Generator<Buffer> {
-    this.filled += n;
-    this.position += n;
-    if (this.chunk && this.filled === this.chunk.length) {
-      const full = this.chunk;
-      this.chunk = null;
-      yield full;
-    }
-  }
-
-  *zeros(length: number): Generator<Buffer> {
-    while (length > 0) {
-      const chunk = this.next();
-      const n = Math.min(length, chunk.length - this.filled);
-      chunk.fill(0, this.filled, this.filled + n);
-      length -= n;
-      yield* this.advance(n);
-    }
-  }
-
-  *copy(offset: number, length: number): Generator<Buffer> {
-    while (length > 0) {
-      const chunk = this.next();
-      const n = Math.min(length, chunk.length - this.filled);
-      this.readInto(chunk.subarray(this.filled, this.filled + n), offset);
-      offset += n;
-      length -= n;
-      yield* this.advance(n);
-    }
-  }
 }

@@ -69,6 +69,7 @@ export const INCOMPAT_CASEFOLD = 0x20000;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_HUGE_FILE = 0x8;
 export const RO_COMPAT_GDT_CSUM = 0x10;
+export const RO_COMPAT_BIGALLOC = 0x200;
 export const RO_COMPAT_METADATA_CSUM = 0x400;
 
 /**
@@ -215,7 +216,7 @@ export function checkSuperblock(sb: Superblock, raw: Buffer, imageBytes: number)
     const names = Object.entries(INCOMPAT_REFUSED).filter(([bit]) => refused & Number(bit)).map(([, name]) => name);
     throw unsupported(`incompatible feature ${names.length ? names.join(', ') : `0x${refused.toString(16)}`}`);
   }
-  if (sb.clusterSize !== sb.blockSize && (sb.featureRoCompat & 0x200) === 0) throw corrupt(`cluster size ${sb.clusterSize} differs from the block size without bigalloc`);
+  if (sb.clusterSize !== sb.blockSize && (sb.featureRoCompat & RO_COMPAT_BIGALLOC) === 0) throw corrupt(`cluster size ${sb.clusterSize} differs from the block size without bigalloc`);
   if (sb.blocksPerGroup === 0 || sb.blocksPerGroup > sb.blockSize * 8 * (sb.clusterSize / sb.blockSize)) {
     throw corrupt(`${sb.blocksPerGroup} blocks per group (one bitmap block holds ${sb.blockSize * 8})`);
   }
