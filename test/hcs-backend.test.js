@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -18,6 +18,7 @@ import { NotificationQueue, Notification } from '../dist/svm/hcs/notifications.j
 import { scsiAddressOf } from '../dist/svm/hcs/scsi-address.js';
 import { ServiceVmManager } from '../dist/svm/manager.js';
 import { RemoteFs } from '../dist/svm/hcs/remotefs/client.js';
+import { UnionViews } from '../dist/driver/views.js';
 import { decodeHeader, encodeHeader, FileCommand } from '../dist/svm/hcs/remotefs/framing.js';
 
 const FAST = { createSeconds: 0.2, startSeconds: 0.2 };
@@ -385,5 +386,47 @@ test('remote file system: commands, JSON stat and readdir, guest errors by errno
   assert.ok(log.includes('remotefs openfile /tmp/v-mount/etc/hostname 2 644'));
   await vm.terminate();
   await vm.waitExited();
+  assert.equal(hcs.openHandles, 0);
+});
+
+test('Get and Put on the hcs backend: Get answers the guest path, remoteFs reaches the view, Put releases it all', async (t) => {
+  const log = [];
+  const { hcs, backend } = backendOf(t, { guest: remotefsGuest(log) });
+  const dataRoot = dataRootOf(t);
+  const layers = [['top', 'sandbox.vhdx'], ['base', 'layer.vhd']].map(([id, file]) => {
+    mkdirSync(join(dataRoot, id));
+    writeFileSync(join(dataRoot, id, file), 'disk');
+    return { folder: join(dataRoot, id), hostPath: join(dataRoot, id, file), readOnly: file === 'layer.vhd' };
+  });
+  // A small scratch writer: the manager copies the scratch to the cache with copyFileSync,
+  // which reads a 20 GB sparse VHDX in full (about 40 s here).
+  const views = await UnionViews.open(dataRoot, new Map(), { backend, createScratch: async (path) => writeFileSync(path, 'scratch') });
+  assert.equal(await views.get('top', layers), '/tmp/top-mount');
+  const fs = await views.remoteFs('top');
+  assert.equal(fs.root, '/tmp/top-mount');
+  assert.deepEqual((await fs.readdir('/tmp/top-mount', 0)).map((entry) => entry.name), ['etc', 'l']);
+  assert.ok(existsSync(join(dataRoot, 'cache', 'scratch.vhdx')), 'the scratch cache was seeded');
+  assert.match(hcs.documentsOf('ModifyComputeSystem')[0], /scratch.top\.vhdx","ContainerPath":"\/tmp\/scratch"/);
+  await views.put('top');
+  assert.equal(await views.remoteFs('top'), undefined);
+  assert.equal(hcs.openHandles, 0);
+  assert.deepEqual(log.filter((c) => !c.startsWith('remotefs')), [
+    'mkdir -p /tmp/top-mount',
+    'mkdir -p /tmp/d1/upper',
+    'mkdir -p /tmp/d1/work',
+    'mount -t overlay overlay -olowerdir=/tmp/d2,upperdir=/tmp/d1/upper,workdir=/tmp/d1/work /tmp/top-mount',
+    'umount /tmp/top-mount',
+  ]);
+});
+
+test('a VM that exits by itself: later calls fail with HCS errors, terminate sends nothing, the wait ends at once', async (t) => {
+  const { hcs, backend } = backendOf(t);
+  const vm = await backend.start({ vmId: 'gone', name: 'gone_svm', disks: [], timeoutSeconds: 5 });
+  hcs.exitSystem('gone_svm');
+  await new Promise((resolve) => setImmediate(resolve));
+  await assert.rejects(vm.addDisk({ hostPath: 'x.vhd', guestPath: '/tmp/d1', readOnly: true }), { code: 'HCS_CALL_FAILED', hresult: 0xc037010e });
+  await vm.terminate();
+  await vm.waitExited();
+  assert.equal(hcs.calls.filter((c) => c.call === 'TerminateComputeSystem').length, 0);
   assert.equal(hcs.openHandles, 0);
 });

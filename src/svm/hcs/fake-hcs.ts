@@ -123,7 +123,18 @@ export class FakeHcs implements HcsApi {
     return this.open.size;
   }
 
-  /** The system documents and modify requests sent for `id`, in order. */
+  /** The VM `id` stops by itself (a crash, a shutdown from inside): HCS reports its exit. */
+  exitSystem(id: string): void {
+    for (const handle of this.open) {
+      const system = handle as FakeSystem;
+      if (system.kind !== 'system' || system.id !== id) continue;
+      system.running = false;
+      system.exited = true;
+      this.notify(system, Notification.SystemExited, 0);
+    }
+  }
+
+  /** The documents sent with `call`, in order. */
   documentsOf(call: string): string[] {
     return this.calls.filter((c) => c.call === call).map((c) => c.document ?? '');
   }
