@@ -49,7 +49,7 @@ export function minbaseTar() {
   fs.mkdirSync(path.dirname(MINBASE_TAR), { recursive: true });
   const root = fs.mkdtempSync(path.join(path.dirname(MINBASE_TAR), 'minbase-'));
   try {
-    const r = spawnSync(debootstrap, ['--variant=minbase', 'bookworm', root, mirror], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 30 * 60 * 1000 });
+    const r = spawnSync(debootstrap, ['--variant=minbase', 'bookworm', root, mirror], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 10 * 60 * 1000 });
     if (r.status !== 0) return { skip: `debootstrap --variant=minbase bookworm ${mirror} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' / ')}` };
     const tmp = `${MINBASE_TAR}.${process.pid}.tmp`;
     const t = spawnSync('tar', ['--format=posix', '--xattrs', "--xattrs-include=*", '--acls', '--numeric-owner', '-C', root, '-cf', tmp, '.'], { encoding: 'utf8' });
