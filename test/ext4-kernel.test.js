@@ -144,7 +144,13 @@ describe('images written by the kernel', { skip: skip ?? false }, () => {
       const image = imagePath();
       mkfs(image, 96, args);
       withMount(image, (mnt) => populateThroughKernel(mnt, options), { rw: true });
-      assertSameAsKernel(image);
+      const ours = assertSameAsKernel(image);
+      if (name === 'ext4 4K') {
+        // As after a crash of the utility VM: the journal is not replayed, the disk is read as it is.
+        run('debugfs', ['-w', '-R', 'feature needs_recovery', image]);
+        assert.ok(withReader(image, (reader) => reader.superblock.featureIncompat & 0x4), 'needs_recovery is set');
+        assert.deepEqual(compareViews(readerView(image), ours), []);
+      }
       withReader(image, (reader) => {
         const at = (p) => reader.inode(reader.lookup(p));
         assert.ok(at('/htree').flags & EXT4_INDEX_FL, '1500 names make an htree directory');
