@@ -117,6 +117,18 @@ test('under Wine: the hcs backend over koffi and a fake vmcompute.dll, and Grant
   assert.match(results.scenarios.terminateTimeout.value.message, /^failed waiting for utility VM to terminate \(test\): (timed out after 1 s|hcsshim::Wait noexit_svm: hcsshim: timeout waiting for notification after 1 s)$/);
   assert.deepEqual(calls.filter((c) => c.target === 'noexit_svm').map((c) => c.call).slice(-2), ['HcsUnregisterComputeSystemCallback', 'HcsCloseComputeSystem']);
 
+  // The remote file system over real pipes: commands, JSON, errno errors, the OpenFile framing.
+  const remote = results.scenarios.remotefs.value;
+  assert.deepEqual(remote.stat, { name: 'hostname', size: 4, mode: 420, modTimeNs: '1700000000123456789', isDir: false });
+  assert.deepEqual(remote.missing, { rejected: true, message: 'remotefs stat: stat /tmp/v-mount/nope: no such file or directory', code: 'REMOTEFS_NOT_EXIST' });
+  assert.equal(remote.first, 'box\n');
+  assert.equal(remote.end, '300000');
+  assert.equal(remote.tailEqual, true);
+  assert.equal(remote.readBackEqual, true);
+  assert.deepEqual(remote.refused, { rejected: true, message: 'remotefs openfile /tmp/v-mount/etc/hostname write: write: bad file descriptor', code: 'REMOTEFS_FAILED' });
+  const remoteCommands = calls.filter((c) => c.target === 'remote_svm' && c.call === 'HcsCreateProcess').map((c) => JSON.parse(c.document).CommandLine);
+  assert.deepEqual(remoteCommands, ['remotefs stat /tmp/v-mount/etc/hostname', 'remotefs stat /tmp/v-mount/nope', 'remotefs openfile /tmp/v-mount/etc/hostname 2 644', 'remotefs openfile /tmp/v-mount/etc/hostname 0 0']);
+
   // GrantVmGroupAccess: go-winio's call sequence, the computed DACL, names by step, the HCS export.
   const grant = results.scenarios.grant.value;
   const sequence = ['os.Stat', 'CreateFileW', 'GetSecurityInfo', 'ConvertStringSidToSidW', 'SetEntriesInAclW', 'SetSecurityInfo'];

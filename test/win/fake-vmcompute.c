@@ -13,7 +13,11 @@
  * fails the hot add with ERROR_FILE_NOT_FOUND.
  *
  * Guest commands: "echo <text>" (text and a newline on stdout), "cat" (stdin to stdout),
- * "fail <code> <text>" (text on stderr, exit code), "hang" (until HcsTerminateProcess).
+ * "fail <code> <text>" (text on stderr, exit code), "hang" (until HcsTerminateProcess),
+ * and a little of the remotefs tool (spec/driver.md §9): "remotefs stat <path>" (a file
+ * named hostname exists, anything else is ENOENT as error JSON on stderr) and
+ * "remotefs openfile <path> <flag> <perm>" (the framed protocol over a file in memory that
+ * starts as "box\n"; flag 0 refuses writes with EBADF).
  */
 #include <windows.h>
 #include <objbase.h>
@@ -276,6 +280,95 @@ static void writeAll(HANDLE pipe, const char *data, DWORD length) {
   while (length > 0 && WriteFile(pipe, data, length, &written, NULL)) { data += written; length -= written; }
 }
 
+static BOOL readExactly(HANDLE pipe, unsigned char *data, DWORD length) {
+  DWORD got;
+  while (length > 0) {
+    if (!ReadFile(pipe, data, length, &got, NULL) || got == 0) return FALSE;
+    data += got;
+    length -= got;
+  }
+  return TRUE;
+}
+
+static unsigned long long be64(const unsigned char *p) {
+  unsigned long long value = 0;
+  for (int i = 0; i < 8; i++) value = value << 8 | p[i];
+  return value;
+}
+
+static void answer(HANDLE pipe, unsigned command, const unsigned char *payload, unsigned long long size) {
+  unsigned char header[12];
+  for (int i = 0; i < 4; i++) header[i] = (unsigned char)(command >> (24 - 8 * i));
+  for (int i = 0; i < 8; i++) header[4 + i] = (unsigned char)(size >> (56 - 8 * i));
+  writeAll(pipe, (const char *)header, 12);
+  if (size) writeAll(pipe, (const char *)payload, (DWORD)size);
+}
+
+/* remotefs openfile: Read=0 Write=1 Seek=2 Close=3 in, Ok=4 Failed=5 out, big-endian. */
+static DWORD openFile(FakeProcess *process, int writable) {
+  size_t capacity = 1 << 20, length = 4, offset = 0;
+  unsigned char *file = malloc(capacity), header[12];
+  memcpy(file, "box\n", 4);
+  while (readExactly(process->guestIn, header, 12)) {
+    unsigned command = (unsigned)header[0] << 24 | header[1] << 16 | header[2] << 8 | header[3];
+    unsigned long long size = be64(header + 4);
+    if (command == 0) {
+      size_t n = offset < length ? length - offset : 0;
+      if (n > size) n = (size_t)size;
+      answer(process->guestOut, 4, file + offset, n);
+      offset += n;
+    } else if (command == 1) {
+      unsigned char *data = malloc(size ? size : 1);
+      if (!readExactly(process->guestIn, data, (DWORD)size)) { free(data); break; }
+      if (!writable) {
+        const char *error = "{\"ErrString\":\"write: bad file descriptor\",\"ErrNum\":9}";
+        writeAll(process->guestErr, error, (DWORD)strlen(error));
+        answer(process->guestOut, 5, NULL, 0);
+      } else {
+        if (offset + size > capacity) { capacity = (size_t)(offset + size) * 2; file = realloc(file, capacity); }
+        memcpy(file + offset, data, (size_t)size);
+        offset += (size_t)size;
+        if (offset > length) length = offset;
+        answer(process->guestOut, 4, NULL, 0);
+      }
+      free(data);
+    } else if (command == 2) {
+      unsigned char seek[12], reply[8];
+      if (size != 12 || !readExactly(process->guestIn, seek, 12)) break;
+      long long to = (long long)be64(seek);
+      int whence = seek[8] << 24 | seek[9] << 16 | seek[10] << 8 | seek[11];
+      offset = (size_t)(to + (whence == 1 ? (long long)offset : whence == 2 ? (long long)length : 0));
+      for (int i = 0; i < 8; i++) reply[i] = (unsigned char)((unsigned long long)offset >> (56 - 8 * i));
+      answer(process->guestOut, 4, reply, 8);
+    } else {
+      answer(process->guestOut, 4, NULL, 0);
+      break;
+    }
+  }
+  free(file);
+  return 0;
+}
+
+static DWORD remotefs(FakeProcess *process, const char *arguments) {
+  char command[32] = "", path[512] = "";
+  int flag = 0;
+  sscanf(arguments, "%31s %511s %d", command, path, &flag);
+  if (strcmp(command, "openfile") == 0) return openFile(process, flag != 0);
+  if (strcmp(command, "stat") == 0) {
+    size_t n = strlen(path);
+    if (n >= 9 && strcmp(path + n - 9, "/hostname") == 0) {
+      const char *info = "{\"NameVar\":\"hostname\",\"SizeVar\":4,\"ModeVar\":420,\"ModTimeVar\":1700000000123456789,\"IsDirVar\":false}";
+      writeAll(process->guestOut, info, (DWORD)strlen(info));
+      return 0;
+    }
+    char error[700];
+    snprintf(error, sizeof error, "{\"ErrString\":\"stat %s: no such file or directory\",\"ErrNum\":2}", path);
+    writeAll(process->guestErr, error, (DWORD)strlen(error));
+    return 1;
+  }
+  return 0;
+}
+
 static DWORD WINAPI guestThread(LPVOID argument) {
   FakeProcess *process = argument;
   const char *command = process->command;
@@ -292,6 +385,8 @@ static DWORD WINAPI guestThread(LPVOID argument) {
     code = strtoul(command + 5, &text, 10);
     if (text && *text == ' ') text++;
     writeAll(process->guestErr, text, (DWORD)strlen(text));
+  } else if (strncmp(command, "remotefs ", 9) == 0) {
+    code = remotefs(process, command + 9);
   } else if (strcmp(command, "hang") == 0) {
     WaitForSingleObject(process->stop, INFINITE);
     code = 137;

@@ -107,6 +107,43 @@ await scenario('terminateTimeout', async () => {
   return failureOf(manager.terminateServiceVm('noexit', 'test', false));
 });
 
+await scenario('remotefs', async () => {
+  const vm = await backendWith().start(config('remote'));
+  try {
+    const fs = vm.remoteFs('/tmp/v-mount');
+    const stat = await fs.stat('/tmp/v-mount/etc/hostname');
+    const missing = await failureOf(fs.stat('/tmp/v-mount/nope'));
+    const file = await fs.openFile('/tmp/v-mount/etc/hostname', 2, 0o644);
+    const first = (await file.read(100)).toString();
+    const big = Buffer.alloc(300000);
+    for (let i = 0; i < big.length; i += 1) big[i] = (i * 13) & 0xff;
+    await file.seek(0n, 0);
+    await file.write(big);
+    const end = await file.seek(0n, 2);
+    await file.seek(-10n, 2);
+    const tail = await file.read(100);
+    await file.seek(0n, 0);
+    const chunks = [];
+    for (let chunk = await file.read(65536); chunk.length > 0; chunk = await file.read(65536)) chunks.push(chunk);
+    await file.close();
+    const readOnly = await fs.openFile('/tmp/v-mount/etc/hostname', 0, 0);
+    const refused = await failureOf(readOnly.write(Buffer.from('x')));
+    await readOnly.close();
+    return {
+      stat: { ...stat, modTimeNs: String(stat.modTimeNs) },
+      missing,
+      first,
+      end: String(end),
+      tailEqual: tail.equals(big.subarray(big.length - 10)),
+      readBackEqual: Buffer.concat(chunks).equals(big),
+      refused,
+    };
+  } finally {
+    await vm.terminate();
+    await vm.waitExited();
+  }
+});
+
 await scenario('grant', async () => {
   const file = join(work, 'layer.vhd');
   writeFileSync(file, 'layer');
