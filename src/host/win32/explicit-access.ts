@@ -2,6 +2,7 @@
 // windows-host.md §b gives them (TRUSTEE_W 32 bytes, EXPLICIT_ACCESS_W 48), and the one
 // entry GrantVmGroupAccess passes to SetEntriesInAclW (go-winio pkg/security).
 
+import { LcowError } from '../errors.js';
 import type { Koffi } from './koffi.js';
 
 export const GENERIC_READ = 0x80000000;
@@ -31,7 +32,7 @@ export function explicitAccessType(k: Koffi): unknown {
       grfInheritance: 'uint32',
       Trustee: trustee,
     });
-    if (k.sizeof(trustee) !== 32 || k.sizeof(explicitAccess) !== 48) throw new Error('EXPLICIT_ACCESS_W does not have its x64 layout');
+    if (k.sizeof(trustee) !== 32 || k.sizeof(explicitAccess) !== 48) throw new LcowError('INTERNAL', 'EXPLICIT_ACCESS_W does not have its x64 layout (32-bit Windows is not supported)');
     declared = { explicitAccess };
   }
   return declared.explicitAccess;

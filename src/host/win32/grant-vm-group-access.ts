@@ -80,9 +80,21 @@ function bindAdvapi(k: Koffi): Advapi {
   return advapi;
 }
 
-function failed(step: string, path: string, win32: number, extra = ''): LcowError {
-  const error = new LcowError('WIN32_GRANT_FAILED', `${TITLE} ${step} ${path}${extra}: ${win32ErrorText(win32)}`);
-  return Object.assign(error, { win32, step });
+/** A failed step, worded as go-winio words it; the Win32 code (or HRESULT) is kept. */
+export class GrantError extends LcowError {
+  readonly step: string;
+  readonly win32: number;
+
+  constructor(step: string, path: string, win32: number, extra = '') {
+    super('WIN32_GRANT_FAILED', `${TITLE} ${step} ${path}${extra}: ${win32ErrorText(win32)}`);
+    this.name = 'GrantError';
+    this.step = step;
+    this.win32 = win32;
+  }
+}
+
+function failed(step: string, path: string, win32: number, extra = ''): GrantError {
+  return new GrantError(step, path, win32, extra);
 }
 
 /** HcsGrantVmGroupAccess when `dll` loads and exports it; undefined otherwise. */

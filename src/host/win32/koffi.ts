@@ -6,10 +6,9 @@
 import { createRequire } from 'node:module';
 import { LcowError } from '../errors.js';
 
-// koffi's own types are not needed by callers: bindings are typed where they are declared.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// koffi is loaded with require (it is CommonJS with native code) and its functions are
+// declared from C prototypes at run time, so they are typed where they are called.
 export type Koffi = any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type NativeFunction = any;
 
 let loaded: Koffi | undefined;

@@ -4,7 +4,7 @@
 // processes created in it. Handles are closed once, after their callback is unregistered.
 
 import type { HcsApi, HcsCallResult, HcsHandle } from './api.js';
-import { E_POINTER, HCS_E_OPERATION_PENDING, HCS_E_SYSTEM_ALREADY_STOPPED, HCS_E_SYSTEM_ALREADY_STOPPED_WARNING, HcsError, isFailure } from './hresult.js';
+import { E_POINTER, HCS_E_OPERATION_PENDING, HCS_E_SYSTEM_ALREADY_STOPPED, HCS_E_SYSTEM_ALREADY_STOPPED_WARNING, HcsError, hresultFromWin32, isFailure } from './hresult.js';
 import { Notification, NotificationQueue } from './notifications.js';
 import { HcsProcess } from './process.js';
 import { callError } from './result-document.js';
@@ -57,7 +57,7 @@ export class ComputeSystem {
   }
 
   private live(operation: string): HcsHandle {
-    if (this.handle === null) throw new HcsError(operation, this.id, 0x80070006, 'the handle has already been closed', 'HCS_HANDLE_CLOSED');
+    if (this.handle === null) throw new HcsError(operation, this.id, hresultFromWin32(6), 'the handle has already been closed', 'HCS_HANDLE_CLOSED');
     return this.handle;
   }
 

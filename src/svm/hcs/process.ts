@@ -63,7 +63,7 @@ export class HcsProcess {
   }
 
   private live(operation: string): HcsHandle {
-    if (this.handle === null) throw new HcsError(operation, this.id, 0x80070006, 'the handle has already been closed', 'HCS_HANDLE_CLOSED');
+    if (this.handle === null) throw new HcsError(operation, this.id, hresultFromWin32(6), 'the handle has already been closed', 'HCS_HANDLE_CLOSED');
     return this.handle;
   }
 
