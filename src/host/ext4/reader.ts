@@ -2,7 +2,8 @@
 // kernel and mke2fs write them (1-64 KiB blocks, 64bit, flex_bg, meta_bg, extent trees of
 // any depth, indirect block maps, htree and inline directories, xattrs in the inode, a
 // block or an ea_inode, metadata_csum). Everything is read on demand with positional reads:
-// memory stays bounded by a few blocks, a 1 MiB file chunk and one group's bitmap.
+// memory stays bounded by a few blocks, a file chunk (1 MiB), 1 MiB of cached inode-table
+// blocks, a bounded descriptor cache and, during a walk, one directory block per level.
 //
 // Checksums: with metadata_csum the superblock, group descriptors, inodes in use, extent
 // blocks, directory leaf blocks and xattr blocks are verified, and a mismatch is an
@@ -109,8 +110,9 @@ export class Ext4Reader {
     if (source.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw notExt4(`${source.size} bytes is too small for a superblock`);
     const raw = source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE);
     this.superblock = parseSuperblock(raw);
-    checkSuperblock(this.superblock, raw, source.size);
-    if (hasMetadataCsum(this.superblock) && options.verifyChecksums !== false) this.csumSeed = checksumSeed(this.superblock);
+    const verify = options.verifyChecksums !== false;
+    checkSuperblock(this.superblock, raw, source.size, verify);
+    if (hasMetadataCsum(this.superblock) && verify) this.csumSeed = checksumSeed(this.superblock);
   }
 
   /**

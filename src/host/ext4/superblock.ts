@@ -201,15 +201,16 @@ const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
 /**
  * Refuses a superblock this reader cannot trust or read, with one line saying why.
- * `raw` is the 1024-byte superblock (for its checksum), `imageBytes` the source size.
+ * `raw` is the 1024-byte superblock (for its checksum, checked when `verifyChecksum`),
+ * `imageBytes` the source size.
  */
-export function checkSuperblock(sb: Superblock, raw: Buffer, imageBytes: number): void {
+export function checkSuperblock(sb: Superblock, raw: Buffer, imageBytes: number, verifyChecksum = true): void {
   if (sb.magic !== EXT4_MAGIC) throw notExt4(`bad superblock magic 0x${sb.magic.toString(16)} (ext2/3/4 have 0xef53)`);
   if (sb.blockSize < MIN_BLOCK_SIZE || sb.blockSize > MAX_BLOCK_SIZE) throw corrupt(`block size ${sb.blockSize} is outside 1024..65536`);
   if (hasMetadataCsum(sb)) {
     if (sb.checksumType !== 1) throw unsupported(`metadata checksum type ${sb.checksumType} (only 1, crc32c, exists)`);
     const expected = crc32c(0xffffffff, raw.subarray(0, SB.checksum));
-    if (expected !== sb.checksum) throw corrupt(`superblock checksum 0x${sb.checksum.toString(16)} does not match its contents (0x${expected.toString(16)})`);
+    if (verifyChecksum && expected !== sb.checksum) throw corrupt(`superblock checksum 0x${sb.checksum.toString(16)} does not match its contents (0x${expected.toString(16)})`);
   }
   const refused = sb.featureIncompat & ~READABLE_INCOMPAT;
   if (refused !== 0) {
