@@ -20,6 +20,9 @@ const STATUS_CANCELLED = 0xc0000120;
 /** Statuses that mean the writer is gone: the end of the stream (Windows errors 109, 232, 38). */
 const END_OF_STREAM = new Set([STATUS_END_OF_FILE, STATUS_PIPE_BROKEN, STATUS_PIPE_EMPTY, STATUS_PIPE_CLOSING, STATUS_PIPE_DISCONNECTED, STATUS_CANCELLED]);
 const INFINITE = 0xffffffff;
+const STATUS_UNSUCCESSFUL = 0xc0000001;
+/** NT_ERROR: the top two bits set. Success and warnings (a partial message) carry data. */
+const isError = (status: number): boolean => status >>> 0 >= 0xc0000000;
 const OVERLAPPED_SIZE = 32;
 
 interface Bindings {
@@ -107,13 +110,13 @@ export class OverlappedPipes {
     return new Promise((resolve) => {
       const finish = (status: number, bytes: number): void => {
         // Copied out (Buffer.from of a Uint8Array copies) before the native buffer is freed.
-        const copy = status === 0 && bytes > 0 && !data ? Buffer.from(new Uint8Array(k.view(buffer, bytes))) : Buffer.alloc(0);
+        const copy = !isError(status) && bytes > 0 && !data ? Buffer.from(new Uint8Array(k.view(buffer, bytes))) : Buffer.alloc(0);
         k.free(overlapped);
         k.free(buffer);
         resolve({ status, bytes, buffer: copy });
       };
       const status = api[kind](pipe, null, null, overlapped, overlapped, buffer, length, this.zeroOffset, null) >>> 0;
-      if (status >= 0xc0000000) {
+      if (isError(status)) {
         finish(status, 0); // failed at once: no completion packet follows
         return;
       }
@@ -133,32 +136,39 @@ export class OverlappedPipes {
     callAsync<boolean>(bind().GetQueuedCompletionStatus, this.port, bytes, key, overlapped, INFINITE).then(
       () => {
         this.polling = false;
-        if (overlapped[0]) {
-          const address = k.address(overlapped[0]) as bigint;
-          const operation = this.outstanding.get(address);
-          if (operation) {
-            this.outstanding.delete(address);
-            // OVERLAPPED.Internal is the final NTSTATUS, InternalHigh the bytes moved.
-            const view = new DataView(k.view(operation.overlapped, OVERLAPPED_SIZE));
-            const status = view.getUint32(0, true);
-            const transferred = Number(view.getBigUint64(8, true));
-            operation.done(status, transferred);
-          }
+        // No packet at all (the port itself failed): nothing outstanding can complete any more.
+        if (!overlapped[0]) {
+          this.failOutstanding();
+          return;
+        }
+        const address = k.address(overlapped[0]) as bigint;
+        const operation = this.outstanding.get(address);
+        if (operation) {
+          this.outstanding.delete(address);
+          // OVERLAPPED.Internal is the final NTSTATUS, InternalHigh the bytes moved.
+          const view = new DataView(k.view(operation.overlapped, OVERLAPPED_SIZE));
+          operation.done(view.getUint32(0, true), Number(view.getBigUint64(8, true)));
         }
         this.poll();
       },
       () => {
         this.polling = false;
-        this.poll();
+        this.failOutstanding();
       },
     );
+  }
+
+  private failOutstanding(): void {
+    const operations = [...this.outstanding.values()];
+    this.outstanding.clear();
+    for (const operation of operations) operation.done(STATUS_UNSUCCESSFUL, 0);
   }
 
   async read(pipe: unknown, length: number): Promise<Buffer | null> {
     for (;;) {
       const { status, bytes, buffer } = await this.issue('NtReadFile', pipe, null, length);
       if (END_OF_STREAM.has(status)) return null;
-      if (status >= 0xc0000000) throw new Win32Error('ReadFile', bind().RtlNtStatusToDosError(status));
+      if (isError(status)) throw new Win32Error('ReadFile', bind().RtlNtStatusToDosError(status));
       if (bytes > 0) return buffer;
       // A zero-byte read of a byte pipe is no data yet, not the end: read again.
     }
@@ -168,7 +178,8 @@ export class OverlappedPipes {
     for (let offset = 0; offset < data.length; ) {
       const chunk = data.subarray(offset, offset + 1024 * 1024);
       const { status, bytes } = await this.issue('NtWriteFile', pipe, chunk, chunk.length);
-      if (status >= 0xc0000000) throw new Win32Error('WriteFile', bind().RtlNtStatusToDosError(status));
+      if (isError(status)) throw new Win32Error('WriteFile', bind().RtlNtStatusToDosError(status));
+      if (bytes === 0) throw new Win32Error('WriteFile (nothing written)', bind().RtlNtStatusToDosError(STATUS_UNSUCCESSFUL));
       offset += bytes;
     }
   }
