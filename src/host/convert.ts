@@ -6,13 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { Engine, Action, ConvertOption, MAX_ENGINE_MEMORY } from './engine.js';
 import { ChunkReader, openInput, CHUNK_SIZE, type OpenedInput, type TarInput, type BeforeRead } from './input.js';
 import { copyRange, COPY_RANGE_MIN } from './copy-range.js';
-import { OutputFile, outputTarget, sameFile, scratchFile, systemReason, type OutputTarget } from './output.js';
+import { OutputFile, outputTarget, sameFile, systemReason, type OutputTarget } from './output.js';
 import { checkConvertOptions, checkTarInput } from './check-options.js';
 import { imageKind, looksLikeText, textExcerpt, KIND_NAMES, type FileKind } from './file-kind.js';
 import type { Log } from './log.js';
 import { LcowError } from './errors.js';
-import { writeHashTree, treeLayout, contentId, hashFile, VERITY_BLOCK } from './verity.js';
-import { tmpdir } from 'node:os';
+import { writeHashTree, treeLayout, treeFromLevel0, contentId, hashFile, VERITY_BLOCK } from './verity.js';
+import { VerityHasher } from './verity-stream.js';
+import { readSync } from 'node:fs';
 
 /**
  * `hcsshim` (the default): byte-identical to hcsshim's tar2ext4, its defects included, so
@@ -162,14 +163,30 @@ function refuseSameFile(input: TarInput, target: OutputTarget): BeforeRead {
   };
 }
 
-function writePlanned(engine: Engine, out: OutputFile): void {
-  for (const w of engine.writes()) out.write(w.bytes, w.offset);
+/** Where the engine's plan is carried out: an OutputFile, or nowhere when only a root digest is wanted. */
+type ImageSink = Pick<OutputFile, 'write' | 'writeData' | 'descriptor'>;
+
+/** Writes nothing: computeRootDigest hashes the image as it is produced and keeps none of it. */
+const DISCARD: ImageSink = {
+  write() {},
+  writeData() {},
+  get descriptor(): number {
+    throw new LcowError('INTERNAL', 'internal error: the discarded image has no file');
+  },
+};
+
+function writePlanned(engine: Engine, out: ImageSink, hasher: VerityHasher | undefined): void {
+  for (const w of engine.writes()) {
+    out.write(w.bytes, w.offset);
+    hasher?.write(w.bytes, w.offset, false);
+  }
 }
 
 /** Copies `length` input bytes to the output at `position`; false on end of input. */
-async function copyData(reader: ChunkReader, out: OutputFile, position: number, length: number): Promise<boolean> {
+async function copyData(reader: ChunkReader, out: ImageSink, position: number, length: number, hasher: VerityHasher | undefined): Promise<boolean> {
   let done = 0;
-  if (reader.file && length >= COPY_RANGE_MIN) {
+  // The kernel copy keeps the bytes out of this process; hashing needs them here.
+  if (reader.file && length >= COPY_RANGE_MIN && !hasher) {
     // Uncompressed tar file: the stream offset is the file offset.
     done = copyRange(reader.file.fd, reader.consumed, out.descriptor, position, length);
     reader.skipCopied(done);
@@ -179,6 +196,7 @@ async function copyData(reader: ChunkReader, out: OutputFile, position: number, 
     if (view.length === 0) view = await reader.take(Math.min(length - done, CHUNK_SIZE));
     if (view.length === 0) return false;
     out.writeData(view, position + done);
+    hasher?.write(view, position + done, true);
     done += view.length;
   }
   return true;
@@ -196,12 +214,16 @@ function newEngine(options: ConvertOptions): Engine {
   return new Engine(engineOptions(options), options.maxDiskSize, options.engineMemoryLimit);
 }
 
-/** convertStream on an engine the caller made (and keeps, for the footer and the verity superblock). */
-async function runEngine(engine: Engine, reader: ChunkReader, out: OutputFile, options: ConvertOptions): Promise<StreamResult> {
+/**
+ * convertStream on an engine the caller made (and keeps, for the footer and the verity
+ * superblock); every byte written also goes to `hasher` when there is one.
+ */
+async function runEngine(engine: Engine, reader: ChunkReader, out: ImageSink, options: ConvertOptions, hasher?: VerityHasher): Promise<StreamResult> {
   let action: number = Action.NextHeader;
   let lastProgress = 0;
   for (;;) {
-    writePlanned(engine, out);
+    writePlanned(engine, out, hasher);
+    if (hasher?.backlogged) await hasher.drained();
     if (options.onProgress && reader.consumed - lastProgress >= CHUNK_SIZE) {
       lastProgress = reader.consumed;
       options.onProgress(reader.consumed);
@@ -232,7 +254,7 @@ async function runEngine(engine: Engine, reader: ChunkReader, out: OutputFile, o
         let consumed = 0;
         let truncated = false;
         for (const [position, length] of engine.segments()) {
-          if (!(await copyData(reader, out, position, length))) { truncated = true; break; }
+          if (!(await copyData(reader, out, position, length, hasher))) { truncated = true; break; }
           consumed += length;
         }
         const rest = dataBytes - consumed;
@@ -244,10 +266,13 @@ async function runEngine(engine: Engine, reader: ChunkReader, out: OutputFile, o
         // A short read in the padding ends the archive cleanly, as in Go's reader.
         if (paddingBytes > 0 && !reader.skipBuffered(paddingBytes) && (await reader.skip(paddingBytes)) < paddingBytes) {
           action = engine.copyDone();
+          if (action !== Action.Copy) hasher?.endOfEntry();
           if (action === Action.NextHeader) action = Action.End;
           break;
         }
         action = engine.copyDone();
+        // A sparse member may take several COPY rounds: its last block is final after the last.
+        if (action !== Action.Copy) hasher?.endOfEntry();
         break;
       }
       case Action.End:
@@ -293,6 +318,9 @@ export async function convertTarAs(input: TarInput, target: string, options: Con
     opened.close();
     throw err;
   }
+  // A device keeps what it held where the image writes nothing, so its blocks are read back
+  // (writeHashTree); a new or replaced file reads zeros there, so it is hashed as it is written.
+  const hasher = options.verity && destination.how !== 'device' ? new VerityHasher() : undefined;
   try {
     let started = performance.now();
     const onProgress = options.onProgress || log ? () => {
@@ -302,12 +330,12 @@ export async function convertTarAs(input: TarInput, target: string, options: Con
     } : undefined;
     // One engine instance for the image and its tail: instantiating one costs milliseconds.
     const engine = newEngine(options);
-    const { ext4Bytes, engineMemoryBytes, skippedXattrs } = await runEngine(engine, opened.reader, out, { ...options, onProgress });
+    const { ext4Bytes, engineMemoryBytes, skippedXattrs } = await runEngine(engine, opened.reader, out, { ...options, onProgress }, hasher);
     log?.debug({ ext4Bytes, tarBytes: opened.reader.consumed, engineMemoryBytes, engineMemoryLimit: options.engineMemoryLimit ?? MAX_ENGINE_MEMORY, ms: elapsed(started) }, 'tar converted');
     warnSkippedXattrs(log, skippedXattrs);
     started = performance.now();
     out.truncate(ext4Bytes);
-    const tail = await appendTail(engine, out, ext4Bytes, options);
+    const tail = await appendTail(engine, out, ext4Bytes, options, hasher);
     if (options.verity || options.vhd) log?.debug({ verity: Boolean(options.verity), vhd: Boolean(options.vhd), fileBytes: tail.fileBytes, ms: elapsed(started) }, 'tail appended');
     const fileBytes = tail.fileBytes;
     const tarBytes = opened.reader.consumed;
@@ -320,6 +348,7 @@ export async function convertTarAs(input: TarInput, target: string, options: Con
     out.abandon();
     throw explainNotTar(asLcowError(err, input), opened, behaviour);
   } finally {
+    hasher?.close();
     opened.close();
   }
 }
@@ -335,13 +364,15 @@ function elapsed(since: number): number {
 }
 
 /** Appends what follows the ext4 image: dm-verity superblock and tree, then the VHD footer. */
-async function appendTail(engine: Engine, out: OutputFile, ext4Bytes: number, options: ConvertOptions): Promise<{ fileBytes: number; rootDigest?: string }> {
+async function appendTail(engine: Engine, out: OutputFile, ext4Bytes: number, options: ConvertOptions, hasher?: VerityHasher): Promise<{ fileBytes: number; rootDigest?: string }> {
   let fileBytes = ext4Bytes;
   let rootDigest: Buffer | undefined;
   let verityUuid: Uint8Array | undefined;
   if (options.verity) {
     const dataBlocks = ext4Bytes / VERITY_BLOCK;
-    rootDigest = await writeHashTree(out.descriptor, dataBlocks, ext4Bytes + VERITY_BLOCK);
+    rootDigest = hasher
+      ? writeTree(out, await hasher.finish(dataBlocks, (block) => readBlock(out.descriptor, block)), dataBlocks, ext4Bytes + VERITY_BLOCK)
+      : await writeHashTree(out.descriptor, dataBlocks, ext4Bytes + VERITY_BLOCK);
     verityUuid = options.uuidFromContent ? contentId('verity uuid', rootDigest) : (options.verityUuid ?? randomBytes(16));
     out.write(engine.veritySuperblock(dataBlocks, verityUuid), ext4Bytes);
     fileBytes += VERITY_BLOCK * (1 + treeLayout(dataBlocks).treeBlocks);
@@ -358,6 +389,25 @@ async function appendTail(engine: Engine, out: OutputFile, ext4Bytes: number, op
   return { fileBytes, rootDigest: rootDigest?.toString('hex') };
 }
 
+/** Writes the levels over `level0` from `treeOffset` (top level first); returns the root digest. */
+function writeTree(out: OutputFile, level0: Buffer, dataBlocks: number, treeOffset: number): Buffer {
+  const { levels, rootDigest } = treeFromLevel0(level0, dataBlocks);
+  const { levelOffsets } = treeLayout(dataBlocks);
+  levels.forEach((level, i) => out.write(level, treeOffset + levelOffsets[i]));
+  return rootDigest;
+}
+
+/** One image block read back from the output (for a block the hasher could not rebuild). */
+function readBlock(fd: number, block: number): Buffer {
+  const bytes = Buffer.alloc(VERITY_BLOCK);
+  for (let done = 0; done < VERITY_BLOCK;) {
+    const n = readSync(fd, bytes, done, VERITY_BLOCK - done, block * VERITY_BLOCK + done);
+    if (n === 0) break; // past the end: zeros
+    done += n;
+  }
+  return bytes;
+}
+
 /** What computeRootDigest takes: the profile only (the layout is ConvertAndComputeRootDigest's). */
 export interface RootDigestOptions {
   profile?: Profile;
@@ -365,7 +415,8 @@ export interface RootDigestOptions {
 
 /**
  * hcsshim ConvertAndComputeRootDigest: converts with whiteout conversion and a 128 GiB
- * maximum size into a temporary file, hashes it, removes it, and returns the digest.
+ * maximum size and returns the digest. hcsshim writes a temporary file and hashes it; here
+ * the image is hashed as it is produced and written nowhere (memory: 32 bytes per block).
  */
 export async function computeRootDigest(input: TarInput, options: RootDigestOptions = {}): Promise<string> {
   checkTarInput(input);
@@ -376,26 +427,21 @@ export async function computeRootDigest(input: TarInput, options: RootDigestOpti
 /** computeRootDigest with the CLIs' policies. */
 export async function computeRootDigestAs(input: TarInput, behaviour: ConvertBehaviour, options: RootDigestOptions = {}): Promise<string> {
   const opened = await openInputOrFail(input);
-  let out: OutputFile;
+  const hasher = new VerityHasher();
   try {
     checkIsTar(opened, behaviour);
-    out = scratchFile(tmpdir());
-  } catch (err) {
-    opened.close();
-    throw err;
-  }
-  try {
-    const { ext4Bytes, skippedXattrs } = await convertStream(opened.reader, out, { overlay: true, maxDiskSize: 128 * 1024 ** 3, profile: options.profile });
+    const convert: ConvertOptions = { overlay: true, maxDiskSize: 128 * 1024 ** 3, profile: options.profile };
+    const { ext4Bytes, skippedXattrs } = await runEngine(newEngine(convert), opened.reader, DISCARD, convert, hasher);
     warnSkippedXattrs(behaviour.log, skippedXattrs);
-    out.truncate(ext4Bytes);
-    return (await writeHashTree(out.descriptor, ext4Bytes / VERITY_BLOCK, ext4Bytes)).toString('hex');
+    const dataBlocks = ext4Bytes / VERITY_BLOCK;
+    return treeFromLevel0(await hasher.finish(dataBlocks), dataBlocks).rootDigest.toString('hex');
   } catch (err) {
     // hcsshim wraps every conversion failure here; keep its wording.
     const e = explainNotTar(asLcowError(err, input), opened, behaviour);
     if (e.code === 'INPUT_NOT_TAR') throw e;
     throw new LcowError(e.code, `failed to convert tar to ext4: ${e.message}`, { path: e.path, offset: e.offset, cause: e });
   } finally {
-    out.abandon();
+    hasher.close();
     opened.close();
   }
 }

@@ -1,6 +1,7 @@
 // dm-verity hash tree (spec §18.1) with node:crypto: SHA-256, 32 zero bytes of salt
-// prepended, 4096-byte data and hash blocks, levels laid out top first. Levels are
-// written to (and read back from) the output file, so memory stays bounded.
+// prepended, 4096-byte data and hash blocks, levels laid out top first. writeHashTree reads
+// an image back and writes its levels to (and reads them from) the file, so memory stays
+// bounded; conversions hash as they write instead (verity-stream.ts, treeFromLevel0).
 
 import { createHash } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
@@ -139,6 +140,23 @@ export async function writeHashTree(fd: number, dataBlocks: number, treeOffset: 
   const top = Buffer.alloc(VERITY_BLOCK);
   readFully(fd, top, VERITY_BLOCK, treeOffset);
   return hashBlock(top);
+}
+
+/**
+ * The levels above a level 0 computed elsewhere (verity-stream.ts), level 0 first, and the
+ * root digest: each level hashes the 4096-byte blocks of the one below, in memory.
+ */
+export function treeFromLevel0(level0: Buffer, dataBlocks: number): { levels: Buffer[]; rootDigest: Buffer } {
+  const layout = treeLayout(dataBlocks);
+  if (level0.length !== layout.levelBlocks[0] * VERITY_BLOCK) throw new Error(`level 0 holds ${level0.length} bytes, want ${layout.levelBlocks[0] * VERITY_BLOCK}`);
+  const levels = [level0];
+  for (let level = 1; level < layout.levelBlocks.length; level++) {
+    const below = levels[level - 1];
+    const hashes = Buffer.alloc(layout.levelBlocks[level] * VERITY_BLOCK);
+    for (let i = 0; i * VERITY_BLOCK < below.length; i++) hashBlock(below.subarray(i * VERITY_BLOCK, (i + 1) * VERITY_BLOCK)).copy(hashes, i * DIGEST_SIZE);
+    levels.push(hashes);
+  }
+  return { levels, rootDigest: hashBlock(levels[levels.length - 1]) };
 }
 
 export interface TreeCheck {
