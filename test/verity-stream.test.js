@@ -80,7 +80,7 @@ test('file data cut at random bytes, entries ended, gaps never written, metadata
     writes.push([bytes(random, 1024), 1024, false, false]); // the superblock
     writes.push([bytes(random, 64), BLOCK, false, false]); // group descriptors
     writes.push([bytes(random, 3 * BLOCK), 2 * BLOCK, false, false]);
-    await compare(writes, block + 3);
+    await compare(writes, block + 3, { readBack: false }); // nothing here may need the image
   }
 });
 
@@ -123,5 +123,5 @@ test('images past the inline slabs go through the worker threads and give the sa
     block += Math.ceil(size / BLOCK);
   }
   writes.push([bytes(random, 1024), 1024, false, false]);
-  await compare(writes, block);
+  await compare(writes, block, { readBack: false });
 });
