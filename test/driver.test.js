@@ -18,6 +18,23 @@ function lcowDriver(root, args, input) {
   return spawnSync(process.execPath, [LCOW, 'driver', '--root', root, ...args], { input, encoding: 'buffer', maxBuffer: 1 << 28 });
 }
 
+/** Waits (bounded) until no process has `text` in its command line. */
+async function waitUntilNoProcessMentions(text, ms = 20000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const alive = readdirSync('/proc').filter((pid) => /^[0-9]+$/.test(pid)).some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(text);
+      } catch {
+        return false;
+      }
+    });
+    if (!alive) return;
+    assert.ok(Date.now() < deadline, `a process still mentions ${text}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Every entry under `dir`, relative, so a test can see that nothing else appeared. */
 function tree(dir) {
   const out = [];
@@ -178,6 +195,8 @@ test('kill -9 of apply-diff at any moment leaves either no layer.vhd or a comple
     child.kill('SIGKILL');
     await exited;
     clearInterval(feed);
+    // The converter child it re-executed outlives it until its stdin (our pipe) closes.
+    await waitUntilNoProcessMentions(path.join(root, id, 'layer.vhd'));
     const vhd = path.join(root, id, 'layer.vhd');
     if (existsSync(vhd)) assert.ok(readFileSync(vhd).subarray(0, -512).equals(ext4), `${id}: a layer.vhd exists but is not complete`);
     // The next ApplyDiff of the same layer clears what the killed one left.
