@@ -60,8 +60,10 @@ function dataRootOf(t) {
 function backendOf(t, behaviour = {}, options = {}) {
   const dir = bootDir(t);
   const hcs = new FakeHcs(behaviour);
-  const backend = new HcsBackend({ api: hcs, options: new Map([['lcow.kirdpath', dir], ...Object.entries(options)]), paths: posix, timeouts: FAST, env: {} });
-  return { hcs, backend, dir };
+  const granted = [];
+  const grant = async (path) => void granted.push(path);
+  const backend = new HcsBackend({ api: hcs, options: new Map([['lcow.kirdpath', dir], ...Object.entries(options)]), paths: posix, timeouts: FAST, env: {}, grant });
+  return { hcs, backend, dir, granted };
 }
 
 test('documents are byte for byte what hcsshim marshals (windows-host.md §a.5)', () => {
@@ -125,7 +127,7 @@ test('notifications: kept until waited for, a failing status is an error, the ex
 
 test('manager over the hcs backend: start with boot disks, hot add, union mount, hot remove, terminate; every handle closed', async (t) => {
   const commands = [];
-  const { hcs, backend, dir } = backendOf(t, { guest: tableGuest({}, commands) }, { 'lcow.bootparameters': 'quiet' });
+  const { hcs, backend, dir, granted } = backendOf(t, { guest: tableGuest({}, commands) }, { 'lcow.bootparameters': 'quiet' });
   const dataRoot = dataRootOf(t);
   const manager = new ServiceVmManager({ dataRoot, globalMode: false, options: new Map(), backend, createScratch: async (path) => writeFileSync(path, 'scratch') });
   const layer = join(dir, 'layer.vhd');
@@ -155,6 +157,8 @@ test('manager over the hcs backend: start with boot disks, hot add, union mount,
   assert.match(hcs.documentsOf('ModifyComputeSystem').at(-1), new RegExp(`"HostPath":"${sandbox}","ContainerPath":"","CreateInUtilityVM":true,"AttachOnly":false\\},"RequestType":"Remove"\\}$`));
   await manager.terminateServiceVm('abc', 'test', false);
   assert.equal(hcs.openHandles, 0);
+  // Every disk is made readable by the VM group before HCS gets it: boot disk, scratch, hot adds.
+  assert.deepEqual(granted, [layer, join(dataRoot, 'scratch', 'abc.vhdx'), sandbox]);
   const order = hcs.calls.map((c) => c.call).filter((c) => /ComputeSystem/.test(c));
   assert.deepEqual(order.slice(0, 3), ['CreateComputeSystem', 'RegisterComputeSystemCallback', 'StartComputeSystem']);
   assert.deepEqual(order.slice(-3), ['TerminateComputeSystem', 'UnregisterComputeSystemCallback', 'CloseComputeSystem']);

@@ -8,10 +8,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { convertTar } from '../dist/index.js';
+import { LAYER_CONVERSION } from '../dist/driver/apply-diff.js';
 import { buildDll, missingTools, runWindowsNode, windowsNode, windowsPath, winePrefix, wineLoader } from './win/wine.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,18 +41,25 @@ test('under Wine: the hcs backend over koffi and a fake vmcompute.dll, and Grant
   const dll = buildDll('fake-vmcompute', work, 'vmcompute.dll');
   const computecore = buildDll('fake-computecore', work, 'computecore.dll');
   const log = join(work, 'hcs.log');
-  const resultsFile = join(work, 'results.json');
-  const settingsFile = join(work, 'settings.json');
-  writeFileSync(settingsFile, JSON.stringify({ repo: windowsPath(repo), dll: windowsPath(dll), computecore: windowsPath(computecore), work: windowsPath(join(work, 'w')), results: windowsPath(resultsFile) }));
-  const run = await runWindowsNode({ loader, prefix, exe, script: join(repo, 'test', 'win', 'wine-scenarios.mjs'), args: [windowsPath(settingsFile)], env: { FAKE_HCS_LOG: windowsPath(log) }, timeoutMs: 180_000, outputFile: join(work, 'node-output.txt') });
-  assert.ok(existsSync(resultsFile), `node.exe wrote no results (exit ${run.code}, timed out: ${run.timedOut}): ${run.output}`);
-  const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
-  assert.equal(results.platform, 'win32');
-  assert.equal(results.node, process.version);
-  for (const [name, result] of Object.entries(results.scenarios)) assert.ok(result.ok, `${name}: ${result.error?.stack}`);
-  assert.equal(results.done, true);
-  assert.equal(run.timedOut, false, 'node.exe must exit by itself: nothing (koffi calls, handles, timers) keeps it alive');
-  assert.equal(run.code, 0);
+  const runScenarios = async (name, only, cwd) => {
+    const results = join(work, `results-${name}.json`);
+    const settings = join(work, `settings-${name}.json`);
+    writeFileSync(settings, JSON.stringify({ repo: windowsPath(repo), dll: windowsPath(dll), computecore: windowsPath(computecore), work: windowsPath(join(work, 'w')), results: windowsPath(results), only }));
+    const run = await runWindowsNode({ loader, prefix, exe, script: join(repo, 'test', 'win', 'wine-scenarios.mjs'), args: [windowsPath(settings)], env: { FAKE_HCS_LOG: windowsPath(log) }, timeoutMs: 180_000, outputFile: join(work, `output-${name}.txt`), cwd });
+    assert.ok(existsSync(results), `node.exe wrote no results (exit ${run.code}, timed out: ${run.timedOut}): ${run.output}`);
+    const parsed = JSON.parse(readFileSync(results, 'utf8'));
+    assert.equal(parsed.platform, 'win32');
+    assert.equal(parsed.node, process.version);
+    for (const [scenario, result] of Object.entries(parsed.scenarios)) assert.ok(result.ok, `${scenario}: ${result.error?.stack}`);
+    assert.equal(parsed.done, true);
+    assert.equal(run.timedOut, false, 'node.exe must exit by itself: nothing (koffi calls, handles, timers) keeps it alive');
+    assert.equal(run.code, 0);
+    return parsed.scenarios;
+  };
+  const scenarios = await runScenarios('backend', ['svm', 'failures', 'terminateTimeout', 'remotefs', 'grant'], repo);
+  const dllDir = dirname(dll);
+  const driverRun = await runScenarios('driver', ['driver'], dllDir);
+  const results = { scenarios: { ...scenarios, ...driverRun } };
   const calls = callsOf(log);
 
   // An SVM started, hot add, processes, hot remove, terminate.
@@ -105,6 +115,9 @@ test('under Wine: the hcs backend over koffi and a fake vmcompute.dll, and Grant
   assert.equal(failures.startTimeout.message, 'hcsshim::Start neverstart_svm: hcsshim: timeout waiting for notification after 2 s');
   assert.equal(failures.unexpectedExit.message, 'hcsshim::Start exitstart_svm: unexpected container exit');
   assert.equal(failures.badDisk.message, 'hcsshim::Modify errors_svm: The system cannot find the file specified. (ERROR_FILE_NOT_FOUND 0x80070002): The system cannot find the file specified.');
+  // A disk that is not there fails at the grant, before HCS is asked.
+  assert.match(failures.missingDisk.message, /^GrantVmGroupAccess: os\.Stat .*missing\.vhdx: ENOENT/);
+  assert.ok(!calls.some((c) => c.call === 'HcsModifyComputeSystem' && c.document.includes('missing.vhdx')));
   assert.equal(failures.hang.message, 'opengcs: copyWithTimeout: timed out (hang)');
   assert.match(failures.missingKernel.message, /^kernel '.*\\boot\\bzImage' not found$/);
   assert.ok(calls.some((c) => c.call === 'HcsTerminateProcess'), 'the hung process was killed');
@@ -145,7 +158,27 @@ test('under Wine: the hcs backend over koffi and a fake vmcompute.dll, and Grant
   assert.deepEqual(grant.hcs, { method: 'HcsGrantVmGroupAccess', calls: ['HcsGrantVmGroupAccess'] });
   assert.match(grant.hcsDenied.message, /^GrantVmGroupAccess: HcsGrantVmGroupAccess .*denied\.vhd: Access denied/);
   assert.equal(grant.defaultDll, 'advapi32', "Wine has no computecore.dll: the advapi32 sequence runs");
-  const hcsGrants = calls.filter((c) => c.call === 'HcsGrantVmGroupAccess').map((c) => c.target);
+  const hcsGrants = calls.filter((c) => c.call === 'HcsGrantVmGroupAccess' && !c.target.includes('\\data\\')).map((c) => c.target);
   assert.equal(hcsGrants.length, 2);
   assert.ok(hcsGrants.every((path) => path.startsWith('\\\\?\\Z:\\')), `long-path form: ${hcsGrants}`);
+
+  // The Driver itself under Windows node: Windows paths in the data root, the engine's layer
+  // equal to this host's conversion, the grant on every disk, Get/remoteFs/Put over HCS.
+  const driver = results.scenarios.driver.value;
+  const sample = join(repo, 'fixtures', 'sample-layer.tar');
+  const linuxLayer = join(work, 'linux-layer.vhd');
+  await convertTar(sample, linuxLayer, LAYER_CONVERSION);
+  const ours = readFileSync(linuxLayer);
+  assert.equal(driver.size, ours.length);
+  assert.equal(driver.ext4Sha256, createHash('sha256').update(ours.subarray(0, ours.length - 512)).digest('hex'));
+  assert.deepEqual(driver.status[0], ['Backend', 'hcs']);
+  assert.equal(driver.path, '/tmp/dtop-mount');
+  assert.equal(driver.root, '/tmp/dtop-mount');
+  assert.equal(driver.afterPut, true);
+  assert.deepEqual(driver.layers, ['dbase']);
+  const granted = calls.filter((c) => c.call === 'HcsGrantVmGroupAccess').map((c) => c.target);
+  for (const disk of [['dbase', 'layer.vhd'], ['dtop', 'sandbox.vhdx'], ['scratch', 'dtop.vhdx']]) {
+    assert.ok(granted.includes(`\\\\?\\${win32.join(driver.home, ...disk)}`), `granted ${disk.join('\\')}: ${granted}`);
+  }
+  assert.deepEqual(calls.filter((c) => c.target === 'dtop_svm').map((c) => c.call).slice(-3), ['HcsTerminateComputeSystem', 'HcsUnregisterComputeSystemCallback', 'HcsCloseComputeSystem']);
 });

@@ -4,9 +4,12 @@
 // Windows under Wine writes badly to pipes; the Linux side checks them.
 //
 // argv[2]: the JSON settings file (Windows path): { repo, dll, computecore, work, results,
-// only? (scenario names to run, for debugging) }.
+// only? (the scenarios to run) }. The driver scenario runs in a process of its own whose
+// working directory holds the fake DLLs, so that the Driver finds them by name as it would
+// find Windows' own; the others must not see them there (the grant's default is checked).
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -92,12 +95,14 @@ await scenario('failures', async () => {
   const startTimeout = await failureOf(backend.start(config('neverstart')));
   const unexpectedExit = await failureOf(backend.start(config('exitstart')));
   const vm = await backend.start(config('errors'));
+  writeFileSync(join(work, 'baddisk.vhdx'), 'refused by the fake');
   const badDisk = await failureOf(vm.addDisk({ hostPath: join(work, 'baddisk.vhdx'), guestPath: '/tmp/d9', readOnly: true }));
+  const missingDisk = await failureOf(vm.addDisk({ hostPath: join(work, 'missing.vhdx'), guestPath: '/tmp/d10', readOnly: true }));
   const hang = await failureOf(vm.run('hang'));
   await vm.terminate();
   await vm.waitExited();
   const missingKernel = await failureOf(backendWith({ 'lcow.kernel': 'bzImage' }).start(config('nokernel')));
-  return { createError, startTimeout, unexpectedExit, badDisk, hang, missingKernel };
+  return { createError, startTimeout, unexpectedExit, badDisk, missingDisk, hang, missingKernel };
 });
 
 await scenario('terminateTimeout', async () => {
@@ -167,6 +172,41 @@ await scenario('grant', async () => {
     missing: await failureOf(grantVmGroupAccess(join(work, 'missing.vhd'), { computecore: null })),
     hcs: await grantVmGroupAccess(file, { computecore: settings.computecore }),
     hcsDenied: await failureOf(grantVmGroupAccess(denied, { computecore: settings.computecore })),
+  };
+});
+
+await scenario('driver', async () => {
+  const { Driver } = await load('driver/driver.js');
+  const home = join(work, 'data');
+  // Small stand-ins in the caches: the fake VM reads no disk, and under Wine writing the
+  // 20 GB sandbox takes about 24 s and the manager's scratch copy (copyFileSync) about 9 s
+  // and 20 GB of real blocks. Copies from the cache are granted like new disks.
+  for (const name of ['sandbox.vhdx', 'scratch.vhdx']) {
+    mkdirSync(join(home, 'cache'), { recursive: true });
+    writeFileSync(join(home, 'cache', name), `cached ${name}`);
+  }
+  const driver = await Driver.init(home, [`lcow.kirdpath=${boot}`], { reexec: false });
+  const status = await driver.status();
+  await driver.create('dbase', '');
+  const size = await driver.applyDiff('dbase', '', createReadStream(join(settings.repo, 'fixtures', 'sample-layer.tar')));
+  const layer = readFileSync(join(home, 'dbase', 'layer.vhd'));
+  await driver.createReadWrite('dtop', 'dbase');
+  const path = await driver.get('dtop');
+  const fs = await driver.remoteFs('dtop');
+  await driver.put('dtop');
+  const afterPut = await driver.remoteFs('dtop');
+  await driver.remove('dtop');
+  await driver.cleanup();
+  return {
+    home,
+    status,
+    size,
+    // The footer's unique id and time differ per run; the ext4 before it must not.
+    ext4Sha256: createHash('sha256').update(layer.subarray(0, layer.length - 512)).digest('hex'),
+    path,
+    root: fs?.root,
+    afterPut: afterPut === undefined,
+    layers: driver.layerIds(),
   };
 });
 

@@ -81,12 +81,13 @@ export function windowsPath(linuxPath) {
 /**
  * Runs `node.exe <script> <args>` under Wine, killed after `timeoutMs`; stops the prefix's
  * wineserver afterwards. stdout and stderr go to files (`outputFile`): a pipe there makes
- * node.exe under Wine end with exit code 9 at shutdown.
+ * node.exe under Wine end with exit code 9 at shutdown. `cwd` is searched for DLLs loaded
+ * by name (as Windows does), which is how the driver finds the fake vmcompute.dll.
  */
-export async function runWindowsNode({ loader, prefix, exe, script, args = [], env = {}, timeoutMs = 120_000, outputFile }) {
+export async function runWindowsNode({ loader, prefix, exe, script, args = [], env = {}, timeoutMs = 120_000, outputFile, cwd }) {
   const wineEnv = { ...process.env, ...env, WINEPREFIX: prefix, WINEDEBUG: '-all' };
   const output = openSync(outputFile, 'w');
-  const child = spawn(loader, [exe, windowsPath(script), ...args], { env: wineEnv, stdio: ['ignore', output, output], detached: true });
+  const child = spawn(loader, [exe, windowsPath(script), ...args], { env: wineEnv, stdio: ['ignore', output, output], detached: true, cwd });
   closeSync(output);
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -8,6 +8,7 @@
 import path, { type PlatformPath } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { commandLineOf, type BackendVm, type GuestDisk, type MountRequest, type ServiceVmBackend, type VmStartConfig } from '../backend.js';
+import { grantVmGroupAccess } from '../../host/win32/grant-vm-group-access.js';
 import type { HcsApi } from './api.js';
 import { bootFilesOf, checkBootDisks, systemTimeoutsOf } from './boot-options.js';
 import { ComputeSystem, type SystemTimeouts } from './compute-system.js';
@@ -29,6 +30,16 @@ export interface HcsBackendSettings {
   exists?: (path: string) => boolean;
   /** Create/start waits (default: hcsshim's, from HCSSHIM_TIMEOUT_SYSTEMCREATE/START). */
   timeouts?: SystemTimeouts;
+  /**
+   * Makes a disk readable by the VM's worker process before it is attached (default:
+   * GrantVmGroupAccess on Windows, nothing elsewhere). Every disk gets it, whichever way
+   * it was made: the scratch the manager copies from its cache has no grant of its own.
+   */
+  grant?: (hostPath: string) => Promise<void>;
+}
+
+async function defaultGrant(hostPath: string): Promise<void> {
+  if (process.platform === 'win32') await grantVmGroupAccess(hostPath);
 }
 
 function mappedDisk(disk: GuestDisk): MappedVirtualDisk {
@@ -39,13 +50,16 @@ export class HcsVm implements BackendVm {
   readonly system: ComputeSystem;
   /** UvmTimeoutSeconds: bounds every guest command's copies and exit wait. */
   readonly timeoutSeconds: number;
+  private readonly grant: (hostPath: string) => Promise<void>;
 
-  constructor(system: ComputeSystem, timeoutSeconds: number) {
+  constructor(system: ComputeSystem, timeoutSeconds: number, grant: (hostPath: string) => Promise<void> = defaultGrant) {
     this.system = system;
     this.timeoutSeconds = timeoutSeconds;
+    this.grant = grant;
   }
 
   async addDisk(disk: GuestDisk): Promise<void> {
+    await this.grant(disk.hostPath);
     await this.system.modify(modifyDiskDocument('Add', mappedDisk(disk)));
   }
 
@@ -137,6 +151,8 @@ export class HcsBackend implements ServiceVmBackend {
     const paths = this.settings.paths ?? path;
     const boot = bootFilesOf({ options: this.settings.options, env, paths, exists: this.settings.exists });
     checkBootDisks(config.disks, this.settings.exists);
+    const grant = this.settings.grant ?? defaultGrant;
+    for (const disk of config.disks) await grant(disk.hostPath);
     const timeouts = this.settings.timeouts ?? systemTimeoutsOf(env);
     const document = createSystemDocument(config.name, boot, config.disks.map(mappedDisk));
     const system = await ComputeSystem.create(this.settings.api, config.name, document, timeouts);
@@ -149,6 +165,6 @@ export class HcsBackend implements ServiceVmBackend {
       await system.close();
       throw err;
     }
-    return new HcsVm(system, config.timeoutSeconds);
+    return new HcsVm(system, config.timeoutSeconds, grant);
   }
 }
