@@ -1,8 +1,9 @@
 // The hcs backend: service VMs are HCS v1 utility VMs (spec/driver.md §8, windows-host.md
 // §a). start() checks the boot options and disks, creates and starts the compute system
 // with its boot disks, and terminates it when the start fails; disks are hot added and
-// removed with HcsModifyComputeSystem; the guest steps of the manager (mkdir, test -d,
-// mount, umount, sync) run as processes in the VM. The host cannot see into the VM, so
+// removed with HcsModifyComputeSystem (each disk granted to the VM group first); the guest
+// steps of the manager (mkdir, test -d, mount, umount, sync) run as processes in the VM.
+// The host cannot see into the VM, so
 // hostPathOf() is undefined; the view is reached through the remote file system of §9.
 
 import path, { type PlatformPath } from 'node:path';
