@@ -20,7 +20,7 @@ import { layerDiskOf, LAYER_FILE, SANDBOX_FILE, type LayerDisk } from './layer-d
 import { closeLayerViews, openLayerView, openLayerViews } from './layer-views.js';
 import { globalModeOf, parseOptionList, parseOptionMap, sandboxSizeOf, DEFAULT_SANDBOX_GB } from './options.js';
 import { createExt4Vhdx } from './sandbox-disk.js';
-import { isTemporaryName } from './publish-file.js';
+import { isTemporaryName } from '../host/temporary-name.js';
 import type { Change, CreateOptions, FileGetter, GraphDriver } from './types.js';
 
 /** Runs after ApplyDiff writes a layer.vhd: on Windows it grants the Hyper-V VM group read access. */

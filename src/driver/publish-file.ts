@@ -2,12 +2,7 @@
 // all: written under a temporary name beside the target, flushed, then renamed.
 
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-
-export function temporaryNameFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
-}
+import { temporaryNameFor } from '../host/temporary-name.js';
 
 /** Writes `content` to `target` atomically with the given mode. */
 export function publishFile(target: string, content: string | Uint8Array, mode: number): void {
@@ -25,9 +20,4 @@ export function publishFile(target: string, content: string | Uint8Array, mode: 
     rmSync(temporary, { force: true });
     throw err;
   }
-}
-
-/** Leftovers of publishFile and of the converter's output (".NAME.XXXXXXXX.tmp") after a crash. */
-export function isTemporaryName(name: string): boolean {
-  return /^\..+\.[0-9a-f]{8}\.tmp$/.test(name);
 }

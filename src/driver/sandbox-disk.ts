@@ -3,32 +3,15 @@
 // formats them inside a VM with mkfs.ext4; here the engine writes the same file system
 // as mke2fs would and the VHDX writer wraps it, with no VM at all.
 
-import { closeSync, existsSync, openSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { LcowError } from '../host/errors.js';
-import { copySparse } from '../host/sparse-copy.js';
+import { copyFileSparse } from '../host/sparse-copy.js';
 import { emptyExt4Writes } from '../host/empty-ext4.js';
 import { createVhdx } from '../host/vhdx/writer.js';
 import { grantVmGroupAccess } from '../host/win32/grant-vm-group-access.js';
 import { DEFAULT_SANDBOX_GB } from './options.js';
-import { temporaryNameFor } from './publish-file.js';
 
 const GB = 1024 ** 3;
-
-/** Copies `source` to `target` sparsely, complete or not at all. */
-function copyDisk(source: string, target: string, overwrite: boolean): void {
-  if (!overwrite && existsSync(target)) throw new Error(`${target} already exists`);
-  const temporary = temporaryNameFor(target);
-  const fd = openSync(temporary, 'wx', 0o600);
-  try {
-    copySparse(source, fd);
-    closeSync(fd);
-    renameSync(temporary, target);
-  } catch (err) {
-    try { closeSync(fd); } catch { /* closed */ }
-    rmSync(temporary, { force: true });
-    throw err;
-  }
-}
 
 /** As hcsshim does for sandbox and scratch disks: the Hyper-V VM group may read them (windows-host.md §b). */
 async function grantOnWindows(path: string): Promise<void> {
@@ -45,7 +28,7 @@ export async function createExt4Vhdx(dest: string, sizeGB: number, cacheFile?: s
   const cached = cacheFile !== undefined && size === DEFAULT_SANDBOX_GB;
   if (cached && existsSync(cacheFile)) {
     try {
-      copyDisk(cacheFile, dest, true);
+      copyFileSparse(cacheFile, dest, true);
     } catch (err) {
       throw new LcowError('DRIVER_DISK_FAILED', `failed to copy cached file '${cacheFile}' to '${dest}': ${(err as Error).message}`, { cause: err });
     }
@@ -61,7 +44,7 @@ export async function createExt4Vhdx(dest: string, sizeGB: number, cacheFile?: s
   await grantOnWindows(dest);
   if (cached) {
     try {
-      copyDisk(dest, cacheFile, true);
+      copyFileSparse(dest, cacheFile, true);
     } catch (err) {
       throw new LcowError('DRIVER_DISK_FAILED', `failed to seed cache '${dest}' from '${cacheFile}': ${(err as Error).message}`, { cause: err });
     }

@@ -5,12 +5,12 @@
 // written in place, as Go's os.Create would; a FIFO, socket or other non-seekable target
 // is refused. Every message names the path the caller gave.
 
+import { temporaryNameFor } from './temporary-name.js';
 import {
   openSync, closeSync, writeSync, writevSync, ftruncateSync, renameSync, rmSync, fsyncSync, fchmodSync, fchownSync,
   statSync, lstatSync, readlinkSync, realpathSync, accessSync, constants, type Stats,
 } from 'node:fs';
-import { dirname, basename, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
 import { LcowError } from './errors.js';
 const liveTemporaries = new Set<string>();
 
@@ -203,7 +203,7 @@ export class OutputFile {
       this.fd = openDevice(this.target.given);
       return;
     }
-    const temporary = join(dirname(this.target.path), `.${basename(this.target.path)}.${randomBytes(4).toString('hex')}.tmp`);
+    const temporary = temporaryNameFor(this.target.path);
     try {
       // Go's os.Create makes new files 0666 before the umask.
       this.fd = openSync(temporary, 'wx+', this.target.keep?.mode ?? 0o666);

@@ -3,7 +3,8 @@
 // lseek(SEEK_DATA/SEEK_HOLE) through koffi. Where that is not available, the file is read
 // in 1 MiB steps and all-zero steps are skipped, which is slower but gives the same file.
 
-import { closeSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { temporaryNameFor } from './temporary-name.js';
 import { createRequire } from 'node:module';
 
 const STEP = 1 << 20;
@@ -84,5 +85,25 @@ export function copySparse(source: string, targetFd: number): void {
     fsyncSync(targetFd);
   } finally {
     closeSync(sourceFd);
+  }
+}
+
+/**
+ * Copies `source` to `target` sparsely and atomically (a temporary name beside it,
+ * flushed, renamed): readers never see half a disk. `overwrite: false` refuses an
+ * existing target, as CopyFileW with bFailIfExists does.
+ */
+export function copyFileSparse(source: string, target: string, overwrite = true): void {
+  if (!overwrite && existsSync(target)) throw new Error(`${target} already exists`);
+  const temporary = temporaryNameFor(target);
+  const fd = openSync(temporary, 'wx', 0o600);
+  try {
+    copySparse(source, fd);
+    closeSync(fd);
+    renameSync(temporary, target);
+  } catch (err) {
+    try { closeSync(fd); } catch { /* closed */ }
+    rmSync(temporary, { force: true });
+    throw err;
   }
 }

@@ -12,7 +12,8 @@
 //   - A disk already attached read-only is not reused for a read-write request (its
 //     upper directory could not be written); that request fails with its own error.
 
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { copyFileSparse } from '../host/sparse-copy.js';
 import { join } from 'node:path';
 import { LcowError } from '../host/errors.js';
 import { commandLineOf, type BackendVm, type GuestDisk, type MountRequest, type ServiceVmBackend } from './backend.js';
@@ -207,7 +208,7 @@ export class ServiceVmManager {
     if (this.backend.usesScratch) {
       await this.scratchCache.run(async () => {
         if (!existsSync(this.scratchCachePath)) return;
-        copyFileSync(this.scratchCachePath, scratch.hostPath);
+        copyFileSparse(this.scratchCachePath, scratch.hostPath);
         boot.push(this.record(svm, scratch));
         svm.scratchAttached = true;
       });
@@ -228,7 +229,7 @@ export class ServiceVmManager {
       await this.scratchCache.run(async () => {
         if (existsSync(this.scratchCachePath)) return;
         await this.settings.createScratch!(scratch.hostPath);
-        copyFileSync(scratch.hostPath, this.scratchCachePath);
+        copyFileSparse(scratch.hostPath, this.scratchCachePath);
       });
     } catch (err) {
       throw wrapError('SVM_SCRATCH_FAILED', `failed to create SVM scratch VHDX (${context})`, err);
