@@ -196,8 +196,12 @@ async function copyData(reader: ChunkReader, out: ImageSink, position: number, l
     if (view.length === 0) view = await reader.take(Math.min(length - done, CHUNK_SIZE));
     if (view.length === 0) return false;
     out.writeData(view, position + done);
-    hasher?.write(view, position + done, true);
     done += view.length;
+    if (hasher) {
+      hasher.write(view, position + done - view.length, true);
+      // A large body fills many slabs in one COPY: wait here too, or they pile up in memory.
+      if (hasher.backlogged) await hasher.drained();
+    }
   }
   return true;
 }

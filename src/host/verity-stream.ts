@@ -25,7 +25,7 @@ const SLAB_BLOCKS = 512;
 const INLINE_SLABS = 4;
 const MAX_WORKERS = 2;
 /** Jobs in flight past which the conversion waits (back-pressure bounds the slabs' memory). */
-const MAX_QUEUED_SLABS = 8;
+const MAX_QUEUED_SLABS = 4;
 /** The digest table grows by 1 MiB (the digests of 128 MiB of image). */
 const TABLE_CHUNK_BLOCKS = 32768;
 
