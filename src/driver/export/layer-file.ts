@@ -6,7 +6,8 @@
 // without following any).
 
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { generatorStream } from './generator-stream.js';
 import { LcowError } from '../../host/errors.js';
 import type { Inode } from '../../host/ext4/inode.js';
 import type { Ext4Reader } from '../../host/ext4/reader.js';
@@ -81,32 +82,8 @@ export function findLayerFile(view: LayerView, path: string): Inode {
  */
 export function layerFile(view: LayerView, path: string): Readable {
   const inode = findLayerFile(view, path);
-  let chunks: Generator<Buffer> | undefined;
-  return new Readable({
-    highWaterMark: 2 * CHUNK_BYTES,
-    read() {
-      try {
-        chunks ??= view.reader.fileChunks(inode, CHUNK_BYTES);
-        for (;;) {
-          const step = chunks.next();
-          if (step.done) {
-            this.push(null);
-            return;
-          }
-          if (!this.push(step.value)) return;
-        }
-      } catch (err) {
-        const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
-        this.destroy(new LcowError(err instanceof LcowError ? err.code : 'EXPORT_FAILED', `${path}: ${message}`, { path, cause: err }));
-      }
-    },
-    destroy(err, callback) {
-      try {
-        chunks?.return(undefined);
-      } catch {
-        // Abandoning the read; nothing to report.
-      }
-      callback(err);
-    },
+  return generatorStream(() => view.reader.fileChunks(inode, CHUNK_BYTES), 2 * CHUNK_BYTES, (err) => {
+    const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+    return new LcowError(err instanceof LcowError ? err.code : 'EXPORT_FAILED', `${path}: ${message}`, { path, cause: err });
   });
 }

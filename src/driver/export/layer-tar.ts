@@ -3,7 +3,8 @@
 // back to the same image; each is encoded as Docker's archive writer would (tar-entries.ts,
 // tar-header.ts); file data is read in 1 MiB chunks only when the consumer wants more.
 
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { generatorStream } from './generator-stream.js';
 import { LcowError } from '../../host/errors.js';
 import { ROOT_INODE } from '../../host/ext4/inode.js';
 import { inodeOrder } from './inode-order.js';
@@ -94,31 +95,5 @@ function exportError(err: unknown, at: Position): LcowError {
  */
 export function layerTar(view: LayerView): Readable {
   const at: Position = { path: Buffer.alloc(0) };
-  let chunks: Generator<Buffer> | undefined;
-  return new Readable({
-    highWaterMark: HIGH_WATER_MARK,
-    read() {
-      try {
-        chunks ??= batched(tarChunks(view, at));
-        for (;;) {
-          const step = chunks.next();
-          if (step.done) {
-            this.push(null);
-            return;
-          }
-          if (!this.push(step.value)) return;
-        }
-      } catch (err) {
-        this.destroy(exportError(err, at));
-      }
-    },
-    destroy(err, callback) {
-      try {
-        chunks?.return(undefined);
-      } catch {
-        // The walk is abandoned either way; its own cleanup has nothing to report.
-      }
-      callback(err);
-    },
-  });
+  return generatorStream(() => batched(tarChunks(view, at)), HIGH_WATER_MARK, (err) => exportError(err, at));
 }
