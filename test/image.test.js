@@ -17,6 +17,7 @@ import {
   archiveBytes, dockerArchiveFiles, gzipOfZeros, packDirectory, sampleLayers, sha256, tarBytes, writeDockerArchive, writeLayerTars, writeOciLayout,
 } from './helpers/image-builder.js';
 import { imageRootHashes, createImageVhds } from '../dist/index.js';
+import { onTerminal } from './helpers/terminal.js';
 
 const LCOW = path.join(REPO, 'dist', 'host', 'cli', 'lcow.js');
 
@@ -391,27 +392,9 @@ test('usage errors: no command, no image, no -o, unknown command, bad --workers,
 });
 
 test('the progress bar appears on a terminal only', () => {
-  const script = `
-import os, pty, subprocess, sys
-master, slave = pty.openpty()
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=slave)
-os.close(slave)
-seen = b''
-while True:
-    try:
-        chunk = os.read(master, 65536)
-    except OSError:
-        break
-    if not chunk:
-        break
-    seen += chunk
-sys.stdout.write(str(p.wait()) + '\\n' + seen.decode('utf-8', 'replace'))
-`;
-  const r = spawnSync('python3', ['-c', script, process.execPath, LCOW, 'image', 'roothash', ociTar], { encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
-  const [status, ...tty] = r.stdout.split('\n');
-  assert.equal(status, '0');
-  assert.match(tty.join('\n'), /image \[=+\] 100%/);
+  const { status, tty } = onTerminal([process.execPath, LCOW, 'image', 'roothash', ociTar], { stdin: '/dev/null' });
+  assert.equal(status, 0);
+  assert.match(tty, /image \[=+\] 100%/);
 });
 
 // ---------------------------------------------------------------- signals ----
