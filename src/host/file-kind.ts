@@ -3,6 +3,8 @@
 // image is expected, with a hint instead of a misleading parse error. Only signatures
 // that a tar cannot start with are trusted; text is judged only after a tar parse failed.
 
+import { looksLikeVhdFooter } from './vhd-footer.js';
+
 export type FileKind = 'ext4' | 'vhd' | 'vhdx' | 'qcow2' | 'squashfs' | 'iso9660' | 'tar' | 'text' | 'empty' | 'unknown';
 
 export const EXT4_MAGIC_OFFSET = 1080; // superblock at 1024, s_magic at 0x38
@@ -36,11 +38,6 @@ function isZero(buf: Uint8Array, from: number, to: number): boolean {
   return true;
 }
 
-/** A VHD footer (or a dynamic VHD's copy of it at byte 0): cookie, then file format version 1.0. */
-export function isVhdFooter(bytes: Uint8Array, offset = 0): boolean {
-  return ascii(bytes, offset, 'conectix') && bytes[offset + 12] === 0 && bytes[offset + 13] === 1 && bytes[offset + 14] === 0 && bytes[offset + 15] === 0;
-}
-
 /**
  * Disk image formats recognised from `head` (the file's first bytes) and `tail` (its last
  * 512, when the size is known). An ext4 image counts only with its first 1024 bytes
@@ -50,13 +47,13 @@ export function isVhdFooter(bytes: Uint8Array, offset = 0): boolean {
 export function imageKind(head: Uint8Array, tail?: Uint8Array): FileKind | undefined {
   if (ascii(head, 0, 'QFI\xfb')) return 'qcow2';
   if (ascii(head, 0, 'vhdxfile')) return 'vhdx';
-  if (isVhdFooter(head)) return 'vhd';
+  if (looksLikeVhdFooter(head)) return 'vhd';
   if (ascii(head, 0, 'hsqs')) return 'squashfs';
   if (head.length >= EXT4_MAGIC_OFFSET + 2 && isZero(head, 0, 1024) && head[EXT4_MAGIC_OFFSET] === (EXT4_MAGIC & 0xff) && head[EXT4_MAGIC_OFFSET + 1] === EXT4_MAGIC >> 8) {
-    return tail && isVhdFooter(tail) ? 'vhd' : 'ext4';
+    return tail && looksLikeVhdFooter(tail) ? 'vhd' : 'ext4';
   }
   if (ascii(head, 32769, 'CD001') && isZero(head, 0, 512)) return 'iso9660';
-  if (tail && tail.length === 512 && isVhdFooter(tail) && isZero(head, 0, 1024)) return 'vhd';
+  if (tail && tail.length === 512 && looksLikeVhdFooter(tail) && isZero(head, 0, 1024)) return 'vhd';
   return undefined;
 }
 

@@ -2,83 +2,14 @@
 // superblock and groups (spec §14-15), the optional dm-verity superblock (§18.2) and the
 // optional fixed VHD footer (§19). Reads a few blocks only, so 16 GiB sparse images are fine.
 
+import { VHD_FOOTER_SIZE, parseVhdFooter, type VhdFooter } from './vhd-footer.js';
 import { createHash } from 'node:crypto';
 import { Ext4Reader } from './ext4/reader.js';
 import { openFileSource, type ByteSource } from './ext4/source.js';
 import { VERITY_BLOCK } from './verity.js';
 import { checkImageFile } from './image-file.js';
 
-// ---------------------------------------------------------------------------
-// Fixed VHD footer (§19): 512 big-endian bytes at the very end of the file.
-
-export const VHD_FOOTER_SIZE = 512;
-export const VHD_COOKIE = 'conectix';
-
-export const VHD = {
-  cookie: 0,
-  features: 8,
-  fileFormatVersion: 12,
-  dataOffset: 16,
-  timestamp: 24,
-  creatorApplication: 28,
-  creatorVersion: 32,
-  creatorHostOs: 36,
-  originalSize: 40,
-  currentSize: 48,
-  diskGeometry: 56,
-  diskType: 60,
-  checksum: 64,
-  uniqueId: 68,
-  savedState: 84,
-} as const;
-
-export interface VhdFooter {
-  cookie: string;
-  features: number;
-  fileFormatVersion: number;
-  timestamp: number;
-  creatorApplicationHex: string;
-  creatorVersion: number;
-  originalSize: number;
-  currentSize: number;
-  diskGeometry: number;
-  diskType: number;
-  checksum: number;
-  checksumValid: boolean;
-  uniqueIdHex: string;
-}
-
-/** Ones' complement of the byte sum with the checksum field counted as zero (§19). */
-export function vhdChecksum(footer: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < VHD_FOOTER_SIZE; i++) {
-    if (i < VHD.checksum || i >= VHD.checksum + 4) sum += footer[i];
-  }
-  return ~sum >>> 0;
-}
-
-/** Parses the last 512 bytes of a file; null when they do not start with `conectix`. */
-export function parseVhdFooter(footer: Buffer): VhdFooter | null {
-  if (footer.length !== VHD_FOOTER_SIZE) return null;
-  const cookie = footer.toString('latin1', VHD.cookie, VHD.cookie + 8);
-  if (cookie !== VHD_COOKIE) return null;
-  const checksum = footer.readUInt32BE(VHD.checksum);
-  return {
-    cookie,
-    features: footer.readUInt32BE(VHD.features),
-    fileFormatVersion: footer.readUInt32BE(VHD.fileFormatVersion),
-    timestamp: footer.readUInt32BE(VHD.timestamp),
-    creatorApplicationHex: footer.toString('hex', VHD.creatorApplication, VHD.creatorApplication + 4),
-    creatorVersion: footer.readUInt32BE(VHD.creatorVersion),
-    originalSize: Number(footer.readBigUInt64BE(VHD.originalSize)),
-    currentSize: Number(footer.readBigUInt64BE(VHD.currentSize)),
-    diskGeometry: footer.readUInt32BE(VHD.diskGeometry),
-    diskType: footer.readUInt32BE(VHD.diskType),
-    checksum,
-    checksumValid: checksum === vhdChecksum(footer),
-    uniqueIdHex: footer.toString('hex', VHD.uniqueId, VHD.uniqueId + 16),
-  };
-}
+export { VHD_FOOTER_SIZE, vhdChecksum, parseVhdFooter, type VhdFooter } from './vhd-footer.js';
 
 export function readVhdFooter(source: ByteSource): VhdFooter | null {
   if (source.size < VHD_FOOTER_SIZE) return null;

@@ -2,6 +2,7 @@
 // out) or an in-memory buffer. Images can be 16 GiB sparse files, so nothing ever reads a
 // whole file; the ext4 reader asks for the blocks it needs.
 
+import { VHD_FOOTER_SIZE, isVhdFooter } from '../vhd-footer.js';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { LcowError } from '../errors.js';
 
@@ -15,10 +16,6 @@ export interface ByteSource {
   close(): void;
 }
 
-/** A fixed VHD footer: 512 bytes at the end of the file (spec/compact-ext4.md §19). */
-export const VHD_FOOTER_SIZE = 512;
-const VHD_COOKIE = Buffer.from('conectix', 'latin1');
-const VHD_CHECKSUM_OFFSET = 64;
 
 function openFailed(path: string, err: unknown): LcowError {
   const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -84,16 +81,6 @@ function openFd(path: string): { fd: number; size: number } {
 export function openFileSource(path: string): ByteSource {
   const { fd, size } = openFd(path);
   return fileSource(path, fd, size);
-}
-
-/** True when `footer` is a VHD footer: the cookie and a correct checksum (§19). */
-export function isVhdFooter(footer: Buffer): boolean {
-  if (footer.length !== VHD_FOOTER_SIZE || !footer.subarray(0, VHD_COOKIE.length).equals(VHD_COOKIE)) return false;
-  let sum = 0;
-  for (let i = 0; i < VHD_FOOTER_SIZE; i++) {
-    if (i < VHD_CHECKSUM_OFFSET || i >= VHD_CHECKSUM_OFFSET + 4) sum += footer[i];
-  }
-  return footer.readUInt32BE(VHD_CHECKSUM_OFFSET) === ~sum >>> 0;
 }
 
 /**

@@ -7,11 +7,11 @@
 //     after the last detach blocks that are all zeros go back to "not present". A VHDX
 //     that is not laid out so (qemu-img, Hyper-V) is refused with a clear error.
 
+import { VHD_FOOTER_SIZE, isVhdFooter } from '../../host/vhd-footer.js';
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { LcowError } from '../../host/errors.js';
 import { inspectVhdx } from '../../host/vhdx/reader.js';
 
-const VHD_FOOTER_SIZE = 512;
 const EXT4_MAGIC_OFFSET = 1024 + 0x38;
 const EXT4_MAGIC = 0xef53;
 
@@ -60,7 +60,7 @@ export function isVhdx(path: string): boolean {
 
 function kindOf(fd: number, size: number): FileKind {
   if (readAt(fd, 0, 8).toString('latin1') === 'vhdxfile') return 'vhdx';
-  if (size >= VHD_FOOTER_SIZE && readAt(fd, size - VHD_FOOTER_SIZE, 8).toString('latin1') === 'conectix') return 'vhd';
+  if (size >= VHD_FOOTER_SIZE && isVhdFooter(readAt(fd, size - VHD_FOOTER_SIZE, VHD_FOOTER_SIZE))) return 'vhd';
   return 'unknown';
 }
 
