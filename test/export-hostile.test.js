@@ -12,7 +12,7 @@ import path from 'node:path';
 
 import { Ext4Reader } from '../dist/host/ext4/reader.js';
 import { openImageSource } from '../dist/host/ext4/source.js';
-import { corpusDir, hasTool, tmpDir } from './helpers/corpus.js';
+import { corpusDir, hasTool, tmpDir, patch } from './helpers/corpus.js';
 import { applyDiff } from './helpers/export-tar.js';
 
 const work = tmpDir('lcow-export-hostile-');
@@ -61,14 +61,6 @@ function assertFailsInOneLine(disk, op, arg, codes) {
   return r;
 }
 
-function patch(file, offset, bytes) {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.writeSync(fd, bytes, 0, bytes.length, offset);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function copy(name) {
   const to = path.join(work, name);

@@ -7,7 +7,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hasTool, tmpDir } from './helpers/corpus.js';
+import { hasTool, tmpDir, patch } from './helpers/corpus.js';
 import { mkfs, mkfsUnavailable, mountUnavailable, patternBytes, run, withMount } from './helpers/ext4-fixtures.js';
 import { Ext4Reader } from '../dist/host/ext4/reader.js';
 import { openImageSource, bufferSource } from '../dist/host/ext4/source.js';
@@ -54,14 +54,6 @@ function copyOf(image) {
   return out;
 }
 
-function patch(image, offset, bytes) {
-  const fd = fs.openSync(image, 'r+');
-  try {
-    fs.writeSync(fd, bytes, 0, bytes.length, offset);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 const u16 = (n) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
 const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };

@@ -14,7 +14,7 @@ import { Ext4Reader } from '../dist/host/ext4/reader.js';
 import { bufferSource, openImageSource } from '../dist/host/ext4/source.js';
 import { formatSummary, inspectImage, vhdChecksum } from '../dist/host/inspect.js';
 import { diffImages, formatDiff } from '../dist/host/image-diff.js';
-import { GOLDEN_IMAGES, golden as goldenJson } from './helpers/corpus.js';
+import { GOLDEN_IMAGES, golden as goldenJson, patch } from './helpers/corpus.js';
 
 const GOLDEN_DIR = GOLDEN_IMAGES;
 const golden = goldenJson();
@@ -37,14 +37,6 @@ function copyOf(name) {
   return path;
 }
 
-function patch(path, offset, bytes) {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, bytes, 0, bytes.length, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function readAt(path, offset, length) {
   const fd = openSync(path, 'r');

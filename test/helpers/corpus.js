@@ -275,6 +275,16 @@ export function ext4BytesOf(buf) {
 }
 
 /** Up to `len` bytes at `pos` of fd (fewer at end of file). */
+/** Overwrites `bytes` at `offset` of `file` in place (damaging an image on purpose). */
+export function patch(file, offset, bytes) {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function readRange(fd, pos, len) {
   const b = Buffer.alloc(len);
   let off = 0;
